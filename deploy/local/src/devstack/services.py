@@ -1,0 +1,92 @@
+"""The five services as child processes, their output prefixed with their names."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO
+
+# name → python module run with `python -m`
+SERVICES = {
+    "api": "api",
+    "scheduler": "scheduler",
+    "preparer": "preparer",
+    "transmitter": "transmitter",
+    "delivery-receipts": "delivery_receipts",
+}
+
+
+def service_env(database_url: str, kafka: str, api_port: int, receipts_port: int) -> dict[str, str]:
+    """The environment every service gets: where the database and broker are, and the two HTTP ports."""
+    return {
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "API_PORT": str(api_port),
+        "RECEIPTS_PORT": str(receipts_port),
+        "SANDBOX_RECEIPTS_URL": f"http://127.0.0.1:{receipts_port}/webhooks/sandbox",
+    }
+
+
+def _pump(name: str, stream: IO[bytes], write: Callable[[str], None]) -> None:
+    width = max(len(n) for n in SERVICES)
+    for raw in iter(stream.readline, b""):
+        write(f"{name:<{width}} | {raw.decode(errors='replace').rstrip()}\n")
+
+
+@dataclass
+class ServiceProcesses:
+    """Starts the services with `env` added to the current environment; stops them all, always."""
+
+    env: Mapping[str, str]
+    write: Callable[[str], None] = sys.stdout.write
+    names: tuple[str, ...] = tuple(SERVICES)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", SERVICES[name]],
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        assert process.stdout is not None
+        threading.Thread(target=_pump, args=(name, process.stdout, self.write), daemon=True).start()
+        self.processes[name] = process
+        return process
+
+    def start_all(self) -> None:
+        for name in self.names:
+            self.start(name)
+
+    def exited(self) -> dict[str, int]:
+        """Services that ended, with their exit codes."""
+        return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 25) -> int | None:
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait(5)
+
+    def stop_all(self, timeout: float = 25) -> None:
+        """SIGTERM to all at once, then wait; whatever is still running at the deadline is killed."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

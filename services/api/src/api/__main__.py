@@ -1,0 +1,5 @@
+"""`python -m api` serves the API."""
+
+from api.main import run
+
+run()

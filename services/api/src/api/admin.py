@@ -1,0 +1,89 @@
+"""`messaging-admin`: operator commands — migrate the schema, create loyalty clubs and API clients."""
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+import asyncpg
+import orjson
+
+from api.auth import hash_token, new_token
+from api.config import ApiSettings
+from api.permits import ALL_PERMITS, normalize_permit
+from shared.db import migrate
+
+
+def default_lc_settings(slug: str, name: str) -> dict[str, Any]:
+    """Messaging settings of a new LC: every channel usable, with senders derived from its name."""
+    sender = "".join(ch for ch in name if ch.isalnum())[:11] or "Messaging"
+    return {
+        "channels": {
+            "sms": {"sender_type": "alphanumeric", "sender_value": sender},
+            "email": {"from_name": name, "from_email": f"no-reply@{slug}.example.com"},
+            "push": {"android_app_id": None, "ios_app_id": None},
+        }
+    }
+
+
+async def create_lc(url: str, slug: str, name: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        lc_id: int = await conn.fetchval(
+            "INSERT INTO loyalty_clubs (slug, name, settings) VALUES ($1, $2, $3::jsonb) RETURNING id",
+            slug, name, orjson.dumps(default_lc_settings(slug, name)).decode(),
+        )
+        return lc_id
+    finally:
+        await conn.close()
+
+
+async def create_client(url: str, lc_slugs: list[str], name: str, permits: list[str]) -> str:
+    """Store a new API client for the LCs; returns its token, which exists nowhere else afterwards."""
+    conn = await asyncpg.connect(url)
+    try:
+        lc_ids = await conn.fetch("SELECT id, slug FROM loyalty_clubs WHERE slug = ANY($1)", lc_slugs)
+        unknown = set(lc_slugs) - {r["slug"] for r in lc_ids}
+        if unknown:
+            raise SystemExit(f"unknown loyalty club: {', '.join(sorted(unknown))}")
+        token = new_token()
+        await conn.execute(
+            "INSERT INTO api_clients (name, token_hash, permits, loyalty_club_ids) VALUES ($1, $2, $3, $4)",
+            name, hash_token(token), sorted({normalize_permit(p) for p in permits}), [r["id"] for r in lc_ids],
+        )
+        return token
+    finally:
+        await conn.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="messaging-admin", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply the database migrations not applied yet")
+    lc = commands.add_parser("create-lc", help="create a loyalty club (tenant)")
+    lc.add_argument("slug")
+    lc.add_argument("--name", required=True)
+    client = commands.add_parser("create-client", help="create an API client; prints its token on the last line")
+    client.add_argument("--lc", action="append", required=True, help="slug of an LC it may act for (repeatable)")
+    client.add_argument("--name", required=True)
+    which = client.add_mutually_exclusive_group(required=True)
+    which.add_argument("--permit", action="append", help="a permit name (repeatable)")
+    which.add_argument("--all-permits", action="store_true", help="every permit, every service")
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    url = ApiSettings().database_url
+    if args.command == "migrate":
+        applied = asyncio.run(migrate(url))
+        print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none'}")
+    elif args.command == "create-lc":
+        lc_id = asyncio.run(create_lc(url, args.slug, args.name))
+        print(f"created loyalty club {args.slug} (id {lc_id})")
+    elif args.command == "create-client":
+        permits = list(ALL_PERMITS) if args.all_permits else args.permit
+        token = asyncio.run(create_client(url, args.lc, args.name, permits))
+        print(f"created API client {args.name!r} for {', '.join(args.lc)} with {len(permits)} permit(s); token:")
+        print(token)
+    sys.stdout.flush()

@@ -1,0 +1,90 @@
+"""Tenant headers and token auth of spec §1.1, as FastAPI dependencies."""
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from api.errors import Forbidden, InvalidHeader, MissingHeader, NotFound, Unauthenticated
+from api.permits import SERVICES, Service, normalize_permit
+from shared.domain import LoyaltyClubId
+
+REQUIRED_HEADERS = ("X-User-Agent", "X-Product-Name", "X-Loyalty-Club-Slug")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the API client, the LC it acts for, and what it may do."""
+
+    client_id: int
+    lc_id: LoyaltyClubId
+    lc_slug: str
+    permits: frozenset[str]
+
+    def may(self, permit: str) -> bool:
+        return normalize_permit(permit) in self.permits
+
+
+def new_token() -> str:
+    """A fresh random API token (shown once, stored only as its hash)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _token(request: Request) -> str | None:
+    token = request.headers.get("X-Client-Authorization")
+    if token:
+        return token.strip()
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def authenticate(request: Request) -> Caller:
+    """Check the tenant headers and the token; 470, 401 or 471 as the spec says."""
+    for header in REQUIRED_HEADERS:
+        if not request.headers.get(header, "").strip():
+            raise MissingHeader(f"Missing required header {header}")
+    token = _token(request)
+    if token is None:
+        raise Unauthenticated("Missing API token")
+    slug = request.headers["X-Loyalty-Club-Slug"].strip()
+    pool = request.app.state.runtime.pool
+    row = await pool.fetchrow(
+        "SELECT lc.id AS lc_id, c.id AS client_id, c.permits, lc.id = ANY(c.loyalty_club_ids) AS allowed "
+        "FROM loyalty_clubs lc LEFT JOIN api_clients c ON c.token_hash = $2 AND c.revoked_at IS NULL "
+        "WHERE lc.slug = $1",
+        slug, hash_token(token),
+    )
+    if row is None:
+        raise InvalidHeader(f"Unknown loyalty club {slug!r} in X-Loyalty-Club-Slug")
+    if row["client_id"] is None or not row["allowed"]:
+        raise Unauthenticated("Invalid API token for this loyalty club")
+    permits = frozenset(normalize_permit(p) for p in row["permits"])
+    return Caller(client_id=row["client_id"], lc_id=LoyaltyClubId(row["lc_id"]), lc_slug=slug, permits=permits)
+
+
+def require(permit: str) -> Callable[[Request], Awaitable[Caller]]:
+    """Dependency: an authenticated caller holding `permit` (else 403)."""
+
+    async def dependency(request: Request) -> Caller:
+        caller = await authenticate(request)
+        if not caller.may(permit):
+            raise Forbidden(f"Missing permit {permit}")
+        return caller
+
+    return dependency
+
+
+def service_of(caller: Caller, name: str) -> Service:
+    """The `{service}` path segment: 404 when unknown, 403 without its UseService permit."""
+    service = SERVICES.get(name)
+    if service is None:
+        raise NotFound(f"Unknown service {name!r}")
+    if not caller.may(service.permit):
+        raise Forbidden("Unauthorized to set specific Service")
+    return service

@@ -1,0 +1,197 @@
+"""The API's errors and their one mapping onto the status codes and bodies of spec §1.3."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from api.http import JsonResponse
+
+log = structlog.get_logger(__name__)
+
+# Pydantic's error types, translated to the error keys of the spec.
+_PYDANTIC_TO_SPEC = {
+    "missing": "presence",
+    "extra_forbidden": "unknown_attribute",
+    "model_type": "must_be_an_object",
+    "model_attributes_type": "must_be_an_object",
+    "dict_type": "must_be_an_object",
+    "list_type": "must_be_an_array",
+    "int_type": "not_an_integer",
+    "int_parsing": "not_an_integer",
+    "int_from_float": "not_an_integer",
+    "float_type": "not_a_number",
+    "float_parsing": "not_a_number",
+    "too_short": "size_too_small",
+    "too_long": "size_too_large",
+    "string_too_short": "size_too_small",
+    "string_too_long": "size_too_large",
+    "greater_than_equal": "greater_or_equal_to",
+    "less_than_equal": "less_or_equal_to",
+}
+_MESSAGES = {
+    "presence": "must be present",
+    "unknown_attribute": "is not a known attribute",
+    "must_be_an_object": "must be an object",
+    "must_be_an_array": "must be an array",
+    "not_an_integer": "is not an integer",
+    "not_a_number": "is not a number",
+    "size_too_small": "is too small",
+    "size_too_large": "is too large",
+    "greater_or_equal_to": "must be greater than or equal to %{number}",
+    "less_or_equal_to": "must be less than or equal to %{number}",
+    "inclusion": "is not included in the list",
+    "invalid": "is invalid",
+}
+
+
+class ApiError(Exception):
+    """An error answered as `{"error": message}` with `status`."""
+
+    status = 500
+    default_message = "Internal server error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+
+
+class MissingHeader(ApiError):
+    status = 470
+    default_message = "Missing required header"
+
+
+class InvalidHeader(ApiError):
+    status = 471
+    default_message = "Invalid header value"
+
+
+class Unauthenticated(ApiError):
+    status = 401
+    default_message = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    default_message = "Forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    default_message = "Not found"
+
+
+class NotAllowedInState(ApiError):
+    status = 405
+    default_message = "Action not allowed in the current state"
+
+
+class ErrorTree:
+    """The 422 `details` tree: mirrors the payload; arrays by index as a string; leaves are error lists."""
+
+    def __init__(self) -> None:
+        self.root: dict[str, Any] = {}
+
+    def add(
+        self,
+        path: Sequence[str | int],
+        value: Any,
+        error: str,
+        message: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """Record `error` for the field at `path` (an empty path means `base`)."""
+        node = self.root
+        keys = [str(p) for p in path] or ["base"]
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if isinstance(child, list):  # a field with its own errors and nested ones: keep both
+                child = node[key] = {"base": child}
+            node = child
+        leaf = node.setdefault(keys[-1], [])
+        if isinstance(leaf, dict):
+            leaf = leaf.setdefault("base", [])
+        leaf.append(
+            {
+                "value": value,
+                "error": error,
+                "options": options or {},
+                "message": message or _MESSAGES.get(error, error.replace("_", " ")),
+            }
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.root)
+
+
+class InvalidParameters(ApiError):
+    """422 with the details tree."""
+
+    status = 422
+    default_message = "Invalid parameters"
+
+    def __init__(self, tree: ErrorTree) -> None:
+        super().__init__()
+        self.tree = tree
+
+
+def tree_from_pydantic(errors: Sequence[Any], strip_prefix: int = 0) -> ErrorTree:
+    """Translate pydantic's error list into the spec's tree (dropping the first `strip_prefix` loc parts)."""
+    tree = ErrorTree()
+    for err in errors:
+        kind = err["type"]
+        key = _PYDANTIC_TO_SPEC.get(kind, kind)
+        ctx = dict(err.get("ctx") or {})
+        ctx.pop("error", None)
+        options: dict[str, Any] = {}
+        if key in {"size_too_small", "greater_or_equal_to"}:
+            options = {"number": ctx.get("min_length", ctx.get("ge"))}
+        elif key in {"size_too_large", "less_or_equal_to"}:
+            options = {"number": ctx.get("max_length", ctx.get("le"))}
+        elif kind not in _PYDANTIC_TO_SPEC:
+            options = ctx
+        value = None if key == "presence" else err.get("input")
+        message = err["msg"] if kind not in _PYDANTIC_TO_SPEC and key not in _MESSAGES else None
+        if message is None and key in {"greater_or_equal_to", "less_or_equal_to"}:
+            message = _MESSAGES[key].replace("%{number}", str(options["number"]))
+        tree.add(list(err["loc"])[strip_prefix:], value, key, message, options)
+    return tree
+
+
+def _body(error: ApiError) -> dict[str, Any]:
+    if isinstance(error, InvalidParameters):
+        return {"error": error.message, "details": error.tree.root}
+    return {"error": error.message}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error onto the spec's status codes and `{"error": ...}` bodies, in one place."""
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_: Request, exc: ApiError) -> Response:
+        return JsonResponse(_body(exc), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e["type"] in {"json_invalid", "json_type"} for e in errors):
+            return Response(status_code=400)
+        body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
+        other = [e for e in errors if not (e["loc"] and e["loc"][0] == "body")]
+        tree = tree_from_pydantic(body_errors, strip_prefix=1)
+        for err in other:  # query and path parameters: keyed by their name
+            tree.add([str(err["loc"][-1])], err.get("input"), _PYDANTIC_TO_SPEC.get(err["type"], "invalid"))
+        return JsonResponse(_body(InvalidParameters(tree)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return JsonResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", error=repr(exc)[:500])
+        return JsonResponse({"error": "Internal server error"}, status_code=500)

@@ -1,0 +1,46 @@
+"""Composition root of the api service: settings, logging, runtime, routes."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.config import ApiSettings
+from api.errors import install_error_handlers
+from api.http import JsonResponse
+from api.routes import health, messages
+from shared.logging import configure_logging
+from shared.runtime import open_runtime
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """The FastAPI app; its lifespan opens the pool and broker and closes them on shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime("api", settings, register=lambda _: None) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="Messaging API",
+        version="0.1.0",
+        description="Messages with SMS, email and push channels, sendings and dispatches (Placewise-compatible).",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(messages.router)
+    return app
+
+
+def run() -> None:
+    """Serve the API on API_HOST:API_PORT until SIGTERM (in-flight requests are drained)."""
+    settings = ApiSettings()
+    configure_logging("api", settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port,
+        log_config=None, access_log=False, timeout_graceful_shutdown=20,
+    )

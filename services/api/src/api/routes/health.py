@@ -1,0 +1,34 @@
+"""Liveness and readiness probes."""
+
+from fastapi import APIRouter, Request
+
+from api.http import JsonResponse
+from shared.runtime import HEARTBEAT_STALE_SECONDS
+
+router = APIRouter(tags=["health"])
+
+# Every service a sending passes through; /readyz waits for a ready instance of each.
+PIPELINE_SERVICES = ("api", "scheduler", "preparer", "transmitter", "delivery-receipts")
+
+
+@router.get("/healthz")
+async def healthz() -> JsonResponse:
+    """The process is alive."""
+    return JsonResponse({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JsonResponse:
+    """200 once the database answers and every service of the pipeline has a live, ready instance."""
+    try:
+        ready = await request.app.state.runtime.pool.fetchval(
+            "SELECT coalesce(array_agg(DISTINCT service), '{}') FROM service_heartbeats "
+            "WHERE ready AND beat_at > now() - make_interval(secs => $1)",
+            HEARTBEAT_STALE_SECONDS,
+        )
+    except Exception as exc:
+        return JsonResponse({"error": f"database unavailable: {type(exc).__name__}"}, status_code=503)
+    missing = [s for s in PIPELINE_SERVICES if s not in ready]
+    if missing:
+        return JsonResponse({"error": "not ready", "waiting_for": missing}, status_code=503)
+    return JsonResponse({"status": "ready"})

@@ -1,0 +1,169 @@
+"""Request payloads of the API: the shape of each body, checked by pydantic.
+
+Checks that need context (the LC's settings, the caller's permits, the message's channels, the clock for
+relative schedules) live in `service.py`; errors of both kinds land in the same 422 tree.
+"""
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+CHANNEL_TYPES = ("sms", "email", "push")
+TEMPLATE_TYPES = ("plain", "email", "bee_email", "push", "generic")
+RELATIVE_SCHEDULE_FORMAT = r"^(?<number>\d+) (?<unit>second|minute|hour|day|week|month|year)s?$"
+_RELATIVE_RE = re.compile(RELATIVE_SCHEDULE_FORMAT.replace("(?<", "(?P<"))
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_INLINE_RECIPIENTS = 10_000
+
+
+def one_of(*allowed: str) -> AfterValidator:
+    """A validator answering `inclusion` with the allowed values, as the spec's error tree wants."""
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise PydanticCustomError("inclusion", "is not included in the list", {"in": list(allowed)})
+        return value
+
+    return AfterValidator(check)
+
+
+def normalize_msisdn(value: str) -> str:
+    """E.164 digits without `+` (input may carry `+` or `00`), validated against the numbering plan."""
+    digits = value.strip().replace(" ", "")
+    if digits.startswith("00"):
+        digits = digits[2:]
+    digits = digits.removeprefix("+")
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not digits.isdigit() or not phonenumbers.is_valid_number(number):
+        raise PydanticCustomError("invalid_msisdn", "is not a valid phone number")
+    return f"{number.country_code}{number.national_number}"
+
+
+def check_email(value: str) -> str:
+    if not _EMAIL_RE.match(value.strip()):
+        raise PydanticCustomError("invalid_email", "is not a valid email address")
+    return value.strip()
+
+
+def parse_iso8601(value: Any) -> datetime:
+    """An ISO 8601 time with any offset (a time without one is taken as UTC)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise PydanticCustomError("invalid_iso_8601_time", "is not a valid ISO 8601 time")
+
+
+ChannelType = Annotated[str, one_of(*CHANNEL_TYPES)]
+Msisdn = Annotated[str, AfterValidator(normalize_msisdn)]
+Email = Annotated[str, AfterValidator(check_email)]
+
+
+class Payload(BaseModel):
+    """Unknown keys are refused (`unknown_attribute`): no mass assignment of ids, statuses or counters."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TemplateDefinition(Payload):
+    type: Annotated[str, one_of(*TEMPLATE_TYPES)]
+    content: dict[str, Any]
+    wrapper_id: int | None = None
+
+
+class TemplateChoice(Payload):
+    type: Annotated[str, one_of("inline", "reference")]
+    definition: TemplateDefinition | None = Field(
+        default=None, validation_alias=AliasChoices("definition", "data")
+    )
+    id: int | None = None
+
+
+class Sender(Payload):
+    type: Annotated[str, one_of("alphanumeric", "international")]
+    value: str
+
+
+class ChannelPayload(Payload):
+    type: ChannelType
+    template: TemplateChoice
+    sender: Sender | None = None
+    from_email: Email | None = None
+    from_name: str | None = None
+
+
+class Schedule(Payload):
+    type: Annotated[str, one_of("immediate", "absolute", "relative")]
+    at: Any = None
+    in_: str | None = Field(default=None, alias="in")
+    prescheduled: bool = False
+
+    @field_validator("at")
+    @classmethod
+    def _at_is_iso8601(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_iso8601(value)
+
+    @field_validator("in_")
+    @classmethod
+    def _in_matches_format(cls, value: str | None) -> str | None:
+        if value is not None and not _RELATIVE_RE.match(value):
+            raise PydanticCustomError("invalid", "is invalid", {"format": RELATIVE_SCHEDULE_FORMAT})
+        return value
+
+    def relative_amount(self) -> tuple[int, str]:
+        """(number, unit) of a relative schedule's `in`."""
+        match = _RELATIVE_RE.match(self.in_ or "")
+        assert match is not None
+        return int(match["number"]), match["unit"]
+
+
+class AudiencePayload(Payload):
+    type: Annotated[str, one_of("reference", "inline")]
+    id: int | None = None
+    conditions: list[dict[str, Any]] | None = None
+
+
+class RecipientPayload(Payload):
+    member_id: int | None = None
+    msisdn: Msisdn | None = None
+    email: Email | None = None
+    app_token: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class SendingPayload(Payload):
+    draft: bool = False
+    priority: int | None = Field(default=None, ge=1, le=10)
+    channels_preference: list[ChannelType] | None = None
+    schedule: Schedule | None = None
+    audience: AudiencePayload | None = None
+    recipients: list[RecipientPayload] | None = Field(default=None, max_length=MAX_INLINE_RECIPIENTS)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessagePayload(Payload):
+    name: str = Field(min_length=1)
+    shorten_urls: bool = True
+    track_in_shortener: bool = False
+    campaign_id: int | None = None
+    marketing: bool | None = None
+    channels: list[ChannelPayload] = Field(min_length=1)
+    sending: SendingPayload | None = None
+
+
+class CreateMessageRequest(Payload):
+    message: MessagePayload
+
+
+class CreateSendingRequest(Payload):
+    sending: SendingPayload

@@ -1,0 +1,155 @@
+"""Response bodies of the API, built from repository dicts, with the spec's field names and formats."""
+
+from typing import Any
+
+from shared.domain import FINAL_SENDING_STATUSES
+from shared.formats import iso_ms
+
+
+def aggregated_sendings_status(statuses: list[str]) -> str:
+    """No sendings or all drafts ⇒ draft; all final ⇒ finished; otherwise scheduled (spec §2.1)."""
+    if all(s == "draft" for s in statuses):
+        return "draft"
+    if all(s in FINAL_SENDING_STATUSES for s in statuses):
+        return "finished"
+    return "scheduled"
+
+
+def channel_view(channel: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": channel["id"], "type": channel["type"]}
+    if channel["type"] == "sms":
+        view["sender"] = channel["sender"]
+    elif channel["type"] == "email":
+        view["from_email"] = channel["from_email"]
+        view["from_name"] = channel["from_name"]
+    view["template"] = {
+        "id": channel["template_id"],
+        "wrapper_id": channel["wrapper_id"],
+        "type": channel["template_type"],
+        "content": channel["content"],
+        "created_at": iso_ms(channel["template_created_at"]),
+        "updated_at": iso_ms(channel["template_updated_at"]),
+    }
+    view["created_at"] = iso_ms(channel["created_at"])
+    view["updated_at"] = iso_ms(channel["updated_at"])
+    return view
+
+
+def message_sending_view(sending: dict[str, Any]) -> dict[str, Any]:
+    """The short form of a sending inside a message (`latest_sending`)."""
+    return {
+        "id": sending["id"],
+        "audience_id": sending["audience_id"],
+        "status": sending["status"],
+        "scheduled_at": iso_ms(sending["scheduled_at"]),
+        "created_at": iso_ms(sending["created_at"]),
+        "transmitted_at": iso_ms(sending["transmitted_at"]),
+        "updated_at": iso_ms(sending["updated_at"]),
+        "recipients_count": sending["recipients_count"],
+        "dispatches_count": sending["dispatches_count"],
+        "members_count": sending["members_count"],
+    }
+
+
+def message_view(
+    message: dict[str, Any], channels: list[dict[str, Any]], summary: dict[str, Any]
+) -> dict[str, Any]:
+    latest = summary["latest"]
+    return {
+        "id": message["id"],
+        "name": message["name"],
+        "service": message["service"],
+        "shorten_urls": message["shorten_urls"],
+        "track_in_shortener": message["track_in_shortener"],
+        "campaign_id": message["campaign_id"],
+        "marketing": message["marketing"],
+        "channels": [channel_view(c) for c in channels],
+        "sendings_status": aggregated_sendings_status(summary["statuses"]),
+        "sendings_count": len(summary["statuses"]),
+        "latest_sending": message_sending_view(latest) if latest else None,
+        "created_at": iso_ms(message["created_at"]),
+        "updated_at": iso_ms(message["updated_at"]),
+    }
+
+
+def stats_view(sending: dict[str, Any], counts: dict[str, int]) -> dict[str, int]:
+    """The dispatch ledger; every sum of spec §2.2 holds by construction."""
+    suppressed = sending["suppressed_count"] or 0
+    unreachable = sending["unreachable_count"] or 0
+    delivery_pending = counts["transmitted"] - counts["delivered"] - counts["delivery_failed"]
+    return {
+        "planned": counts["prepared"] + suppressed + unreachable,
+        "prepared": counts["prepared"],
+        "suppressed": suppressed,
+        "unreachable": unreachable,
+        "pending": counts["pending"],
+        "transmitted": counts["transmitted"],
+        "failed": counts["failed"],
+        "delivered": counts["delivered"],
+        "delivery_failed": counts["delivery_failed"],
+        "delivery_pending": delivery_pending,
+    }
+
+
+def sending_view(
+    sending: dict[str, Any], recipients: list[dict[str, Any]], counts: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "id": sending["id"],
+        "message_id": sending["message_id"],
+        "audience_id": sending["audience_id"],
+        "status": sending["status"],
+        "draft": sending["draft"],
+        "priority": sending["priority"],
+        "channels_preference": sending["channels_preference"],
+        "properties": sending["properties"],
+        "scheduled_at": iso_ms(sending["scheduled_at"]),
+        "scheduled_with": sending["scheduled_with"],
+        "prescheduled": sending["prescheduled"],
+        "recipients": recipients,
+        "recipients_count": sending["recipients_count"],
+        "members_count": sending["members_count"],
+        "dispatches_count": sending["dispatches_count"],
+        "stats": stats_view(sending, counts),
+        "transmitted_at": iso_ms(sending["transmitted_at"]),
+        "created_at": iso_ms(sending["created_at"]),
+        "updated_at": iso_ms(sending["updated_at"]),
+    }
+
+
+def dispatch_view(dispatch: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": dispatch["id"],
+        "sending_id": dispatch["sending_id"],
+        "type": dispatch["type"],
+        "content": dispatch["content"],
+        "member_id": dispatch["member_id"],
+        "msisdn": dispatch["msisdn"],
+        "email": dispatch["email"],
+        "app_token": dispatch["app_token"],
+        "transmission_status": dispatch["transmission_status"],
+        "delivery_status": dispatch["delivery_status"],
+        "external_delivery_status": dispatch["external_delivery_status"],
+        "error": dispatch["error"],
+        "created_at": iso_ms(dispatch["created_at"]),
+        "updated_at": iso_ms(dispatch["updated_at"]),
+        "scheduled_at": iso_ms(dispatch["scheduled_at"]),
+        "transmitted_at": iso_ms(dispatch["transmitted_at"]),
+        "delivered_at": iso_ms(dispatch["delivered_at"]),
+        "cleaned_at": iso_ms(dispatch["cleaned_at"]),
+    }
+
+
+def pagination_info(total: int, per_page: int, page_no: int) -> dict[str, Any]:
+    total_pages = (total + per_page - 1) // per_page
+    return {
+        "total_count": total,
+        "per_page": per_page,
+        "total_pages": total_pages,
+        "current_page": page_no,
+        "next_page": page_no + 1 if page_no < total_pages else None,
+        "prev_page": page_no - 1 if 1 < page_no <= total_pages + 1 else None,
+        "is_first_page": page_no == 1,
+        "is_last_page": page_no == total_pages,
+        "is_out_of_range": page_no > total_pages,
+    }

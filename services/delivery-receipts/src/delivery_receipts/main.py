@@ -1,0 +1,43 @@
+"""Composition root of delivery-receipts: the webhook app and the `delivery.status` consumer in one process."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from delivery_receipts.config import ReceiptsSettings
+from delivery_receipts.routes import router
+from delivery_receipts.service import apply_delivery_status
+from shared.events import DeliveryStatusReceived
+from shared.kafka import consume
+from shared.logging import configure_logging
+from shared.runtime import Runtime, open_runtime
+
+GROUP_ID = "delivery-receipts"
+
+
+def create_app(settings: ReceiptsSettings) -> FastAPI:
+    def register(runtime: Runtime) -> None:
+        async def on_delivery_status(event: DeliveryStatusReceived) -> None:
+            await apply_delivery_status(runtime.pool, event)
+
+        consume(runtime.broker, settings, DeliveryStatusReceived, GROUP_ID, on_delivery_status)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime("delivery-receipts", settings, register) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title="Delivery receipts", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(router)
+    return app
+
+
+def run() -> None:
+    settings = ReceiptsSettings()
+    configure_logging("delivery-receipts", settings.log_level, settings.log_json)
+    uvicorn.run(create_app(settings), host=settings.receipts_host, port=settings.receipts_port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=20)

@@ -1,0 +1,5 @@
+"""`python -m preparer` runs the preparer."""
+
+from preparer.main import run
+
+run()

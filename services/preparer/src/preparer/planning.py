@@ -1,0 +1,145 @@
+"""Pure preparation logic: which channel each recipient gets, what variables its template sees, its row."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from liquid import BoundTemplate
+
+from shared.templating import RenderError, compile_content, render_content
+
+IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
+STATUS_BY_CHANNEL = {"sms": "sms_status", "email": "email_status", "push": "push_status"}
+MEMBER_FIELDS = ("id", "msisdn", "email", "app_token", "app_platform")
+# What each channel's dispatch content keeps of the rendered template.
+CONTENT_KEYS_BY_CHANNEL = {
+    "sms": ("body",),
+    "email": ("subject", "body", "preheader"),
+    "push": ("subject", "body", "url", "image_url", "data", "android_payload", "ios_payload"),
+}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel of the message, its template compiled once for the whole sending."""
+
+    type: str
+    content: Mapping[str, Any]
+    compiled: Mapping[str, BoundTemplate]
+    from_header: str | None = None
+
+    @classmethod
+    def compile(cls, type_: str, content: Mapping[str, Any], from_header: str | None = None) -> "Channel":
+        return cls(type_, content, compile_content(content), from_header)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An inline recipient, or a member resolved from `member_id` (then `member` holds the member's row)."""
+
+    properties: Mapping[str, Any]
+    member_id: int | None = None
+    msisdn: str | None = None
+    email: str | None = None
+    app_token: str | None = None
+    member: Mapping[str, Any] | None = None
+
+    def identifier(self, channel: str) -> str | None:
+        source: Mapping[str, Any] = self.member if self.member is not None else self.__dict__
+        value = source.get(IDENTIFIER_BY_CHANNEL[channel])
+        return str(value) if value else None
+
+    def channel_enabled(self, channel: str) -> bool:
+        return self.member is None or self.member.get(STATUS_BY_CHANNEL[channel], "enabled") == "enabled"
+
+
+@dataclass
+class Plan:
+    """Rows to write and what could not be sent."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: int = 0
+    suppressed: int = 0
+
+
+def channel_order(channel_types: Sequence[str], preference: Sequence[str] | None) -> list[str]:
+    """The message's channels in order, restricted and re-ordered by `channels_preference` when given."""
+    if not preference:
+        return list(channel_types)
+    return [t for t in preference if t in channel_types]
+
+
+def choose_channel(order: Sequence[str], recipient: Recipient) -> str | None:
+    """The first channel whose identifier the recipient has and whose member status is enabled."""
+    for channel in order:
+        if recipient.identifier(channel) and recipient.channel_enabled(channel):
+            return channel
+    return None
+
+
+def merge_variables(
+    sending_properties: Mapping[str, Any], recipient: Recipient, sending_id: int, message_name: str
+) -> dict[str, Any]:
+    """Sending properties < member data (flat and under `member.`) < recipient properties; reserved names last."""
+    member_data: dict[str, Any] = {}
+    if recipient.member is not None:
+        member_data = {k: recipient.member.get(k) for k in MEMBER_FIELDS}
+        member_data.update(recipient.member.get("properties") or {})
+        member_data["secret_id"] = recipient.member.get("secret_id")
+    variables: dict[str, Any] = {**sending_properties, **member_data, **recipient.properties}
+    variables["member"] = {**member_data}
+    variables["sending"] = {"id": sending_id}
+    variables["message"] = {"name": message_name}
+    return variables
+
+
+def recipient_key(channel: str, recipient: Recipient) -> str:
+    """One dispatch per recipient: a member by id, anyone else by the identifier used."""
+    if recipient.member_id is not None:
+        return f"member:{recipient.member_id}"
+    return f"{IDENTIFIER_BY_CHANNEL[channel]}:{recipient.identifier(channel)}"
+
+
+def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(content, None) or, when the template fails for this recipient, (None, reason)."""
+    try:
+        rendered = render_content(channel.compiled, channel.content, variables)
+    except RenderError as exc:
+        return None, f"render_failed: {exc}"
+    content = {k: rendered.get(k) for k in CONTENT_KEYS_BY_CHANNEL[channel.type] if k in rendered}
+    if channel.type == "email":
+        content["from"] = channel.from_header
+    return content, None
+
+
+def plan_dispatches(
+    sending: Mapping[str, Any], channels: Sequence[Channel], recipients: Sequence[Recipient]
+) -> Plan:
+    """One row per distinct recipient with a usable channel; unreachable ones are counted."""
+    by_type = {c.type: c for c in channels}
+    order = channel_order([c.type for c in channels], sending.get("channels_preference"))
+    plan = Plan()
+    seen: set[str] = set()
+    for recipient in recipients:
+        channel_type = choose_channel(order, recipient)
+        if channel_type is None:
+            plan.unreachable += 1
+            continue
+        key = recipient_key(channel_type, recipient)
+        if key in seen:  # a member or identifier present twice gets one dispatch: the first one
+            continue
+        seen.add(key)
+        variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])
+        content, error = render_dispatch(by_type[channel_type], variables)
+        identifier = IDENTIFIER_BY_CHANNEL[channel_type]
+        plan.rows.append({
+            "recipient_key": key,
+            "type": channel_type,
+            "content": content,
+            "member_id": recipient.member_id,
+            "msisdn": None, "email": None, "app_token": None,
+            identifier: recipient.identifier(channel_type),
+            "transmission_status": "failed" if error else "scheduled",
+            "error": error,
+        })
+    return plan

@@ -1,0 +1,5 @@
+"""`python -m scheduler` runs the scheduler."""
+
+from scheduler.main import run
+
+run()

@@ -1,0 +1,18 @@
+"""Settings of the scheduler service."""
+
+from pydantic import Field
+
+from shared.config import ServiceSettings
+
+
+class SchedulerSettings(ServiceSettings):
+    """Environment of the scheduler (see the README's table)."""
+
+    scheduler_poll_seconds: float = Field(default=1.0, gt=0, description="longest sleep between two looks")
+    scheduler_batch_size: int = Field(default=100, ge=1)
+    prescheduled_lead_seconds: float = Field(
+        default=300, ge=0, description="how early a prescheduled sending is prepared"
+    )
+    sending_deadline_seconds: float = Field(default=1200, gt=0, description="after scheduled_at, unfinished ⇒ failed")
+    redrive_interval_seconds: float = Field(default=5.0, gt=0)
+    stage_lease_seconds: float = Field(default=30.0, gt=0, description="no progress this long ⇒ re-drive")

@@ -1,0 +1,48 @@
+"""Composition root of the scheduler: the scheduling loop and the LISTEN that wakes it."""
+
+import asyncio
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+
+from scheduler.config import SchedulerSettings
+from scheduler.repository import SENDINGS_DUE_CHANNEL
+from scheduler.service import run_scheduler
+from shared.logging import configure_logging
+from shared.runtime import Runtime, run_worker
+
+log = structlog.get_logger(__name__)
+
+
+async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
+    """Set `wake` on every NOTIFY from the api; reconnect if the connection drops (polling covers the gap)."""
+    while True:
+        try:
+            conn = await asyncpg.connect(url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("listen_connect_failed", error=repr(exc)[:200])
+            await asyncio.sleep(1)
+            continue
+        try:
+            await conn.add_listener(SENDINGS_DUE_CHANNEL, lambda *_: wake.set())
+            wake.set()  # anything notified while we were not listening is picked up now
+            while not conn.is_closed():
+                await asyncio.sleep(1)
+        finally:
+            await conn.close()
+
+
+def register(settings: SchedulerSettings) -> Callable[[Runtime], None]:
+    def setup(runtime: Runtime) -> None:
+        wake = asyncio.Event()
+        runtime.spawn(listen_for_due_sendings(settings.database_url, wake), "listen")
+        runtime.spawn(run_scheduler(runtime.pool, runtime.broker, settings, wake), "scheduler")
+
+    return setup
+
+
+def run() -> None:
+    settings = SchedulerSettings()
+    configure_logging("scheduler", settings.log_level, settings.log_json)
+    asyncio.run(run_worker("scheduler", settings, register(settings)))

@@ -1,0 +1,92 @@
+"""SQL of the scheduler: due sendings, deadlines, and work stuck in a stage."""
+
+from datetime import datetime
+
+import asyncpg
+
+from shared.domain import DispatchId, SendingId
+
+SENDINGS_DUE_CHANNEL = "sendings_due"
+
+
+async def claim_due_sendings(conn: asyncpg.Connection, limit: int, lead_seconds: float) -> list[SendingId]:
+    """Move due sendings `scheduled → preparing`, highest priority then earliest first; other schedulers skip them."""
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id FROM sendings
+            WHERE status = 'scheduled'
+              AND scheduled_at <= now() + CASE WHEN prescheduled THEN make_interval(secs => $2)
+                                              ELSE interval '0' END
+            ORDER BY coalesce(priority, 5) DESC, scheduled_at, id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE sendings s SET status = 'preparing', status_changed_at = now(), updated_at = now()
+        FROM due WHERE s.id = due.id
+        RETURNING s.id
+        """,
+        limit, lead_seconds,
+    )
+    return [SendingId(r["id"]) for r in rows]
+
+
+async def next_due_time(conn: asyncpg.Connection, lead_seconds: float) -> datetime | None:
+    """When the next scheduled sending becomes due."""
+    due: datetime | None = await conn.fetchval(
+        "SELECT min(scheduled_at - CASE WHEN prescheduled THEN make_interval(secs => $1) ELSE interval '0' END) "
+        "FROM sendings WHERE status = 'scheduled'",
+        lead_seconds,
+    )
+    return due
+
+
+async def fail_overdue_sendings(conn: asyncpg.Connection, deadline_seconds: float) -> list[SendingId]:
+    """Sendings not finished `deadline_seconds` after their time end `failed` (spec §2.2)."""
+    rows = await conn.fetch(
+        "UPDATE sendings SET status = 'failed', status_changed_at = now(), updated_at = now() "
+        "WHERE status IN ('scheduled', 'preparing', 'prepared', 'transmitting') "
+        "AND scheduled_at < now() - make_interval(secs => $1) RETURNING id",
+        deadline_seconds,
+    )
+    return [SendingId(r["id"]) for r in rows]
+
+
+async def take_stalled_preparations(conn: asyncpg.Connection, lease_seconds: float) -> list[SendingId]:
+    """Preparing sendings without progress for a lease; their lease is renewed so one re-drive suffices."""
+    rows = await conn.fetch(
+        "UPDATE sendings SET updated_at = now() "
+        "WHERE status = 'preparing' AND updated_at < now() - make_interval(secs => $1) RETURNING id",
+        lease_seconds,
+    )
+    return [SendingId(r["id"]) for r in rows]
+
+
+async def take_stalled_transmissions(conn: asyncpg.Connection, lease_seconds: float) -> list[SendingId]:
+    """Due sendings past preparation that made no progress since they became due or for a lease."""
+    rows = await conn.fetch(
+        "UPDATE sendings SET updated_at = now() "
+        "WHERE status IN ('prepared', 'transmitting') AND scheduled_at <= now() "
+        "AND (updated_at < scheduled_at OR updated_at < now() - make_interval(secs => $1)) RETURNING id",
+        lease_seconds,
+    )
+    return [SendingId(r["id"]) for r in rows]
+
+
+async def unclaimed_dispatch_ids(conn: asyncpg.Connection, sending_id: SendingId, limit: int) -> list[DispatchId]:
+    rows = await conn.fetch(
+        "SELECT id FROM dispatches WHERE sending_id = $1 AND transmission_status = 'scheduled' "
+        "AND claimed_until IS NULL ORDER BY id LIMIT $2",
+        sending_id, limit,
+    )
+    return [DispatchId(r["id"]) for r in rows]
+
+
+async def fail_expired_claims(conn: asyncpg.Connection) -> list[SendingId]:
+    """A claim that expired unmarked means the provider call's outcome is unknown: fail, never resend."""
+    rows = await conn.fetch(
+        "WITH expired AS (UPDATE dispatches SET transmission_status = 'failed', error = 'ambiguous_outcome', "
+        "claimed_until = NULL, updated_at = now() WHERE transmission_status = 'scheduled' AND claimed_until < now() "
+        "RETURNING sending_id) SELECT DISTINCT sending_id FROM expired"
+    )
+    return [SendingId(r["sending_id"]) for r in rows]

@@ -1,0 +1,89 @@
+"""The scheduler's decisions: start due sendings, fail overdue ones, re-drive work whose doorbell was lost."""
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+
+from scheduler import repository
+from scheduler.config import SchedulerSettings
+from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, Event, SendingScheduled
+from shared.formats import utcnow
+from shared.kafka import publish_events
+
+log = structlog.get_logger(__name__)
+
+# At most this many batches are re-announced per sending and pass, so one huge sending cannot flood Kafka.
+REDRIVE_BATCHES_PER_SENDING = 20
+
+
+def _by_sending(event: Event) -> str:
+    return str(getattr(event, "sending_id"))  # noqa: B009 - every event published here carries sending_id
+
+
+async def schedule_due_sendings(pool: asyncpg.Pool, broker: KafkaBroker, settings: SchedulerSettings) -> int:
+    """Claim every due sending (committed first), then ring the preparer's doorbell for each."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            ids = await repository.claim_due_sendings(
+                conn, settings.scheduler_batch_size, settings.prescheduled_lead_seconds
+            )
+        if not ids:
+            return total
+        await publish_events(broker, (SendingScheduled(sending_id=i) for i in ids), _by_sending)
+        log.info("sendings_scheduled", sending_ids=ids)
+        total += len(ids)
+
+
+async def redrive_stalled_work(pool: asyncpg.Pool, broker: KafkaBroker, settings: SchedulerSettings) -> None:
+    """Fail overdue sendings and expired claims; publish again the events of work that made no progress."""
+    async with pool.acquire() as conn:
+        failed = await repository.fail_overdue_sendings(conn, settings.sending_deadline_seconds)
+        ambiguous = await repository.fail_expired_claims(conn)
+        preparations = await repository.take_stalled_preparations(conn, settings.stage_lease_seconds)
+        transmissions = await repository.take_stalled_transmissions(conn, settings.stage_lease_seconds)
+        events: list[Event] = [SendingScheduled(sending_id=i) for i in preparations]
+        for sending_id in {*transmissions, *ambiguous}:
+            ids = await repository.unclaimed_dispatch_ids(
+                conn, sending_id, MAX_DISPATCHES_PER_EVENT * REDRIVE_BATCHES_PER_SENDING
+            )
+            chunks = [ids[i : i + MAX_DISPATCHES_PER_EVENT] for i in range(0, len(ids), MAX_DISPATCHES_PER_EVENT)]
+            # An empty batch still lets the transmitter see that nothing is left and finish the sending.
+            events += [DispatchesPrepared(sending_id=sending_id, dispatch_ids=c) for c in chunks or [[]]]
+    if failed or ambiguous or events:
+        log.info("stalled_work_redriven", failed_sendings=failed, ambiguous_sendings=ambiguous,
+                 preparations=preparations, transmissions=transmissions, events=len(events))
+    await publish_events(broker, events, _by_sending)
+
+
+async def _seconds_until_next_due(pool: asyncpg.Pool, settings: SchedulerSettings) -> float:
+    async with pool.acquire() as conn:
+        due: datetime | None = await repository.next_due_time(conn, settings.prescheduled_lead_seconds)
+    if due is None:
+        return settings.scheduler_poll_seconds
+    return max(0.0, min(settings.scheduler_poll_seconds, (due - utcnow()).total_seconds()))
+
+
+async def run_scheduler(
+    pool: asyncpg.Pool, broker: KafkaBroker, settings: SchedulerSettings, wake: asyncio.Event
+) -> None:
+    """The scheduler loop: sleeps until the next due sending, the poll interval, or a NOTIFY from the api."""
+    last_redrive = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        wake.clear()
+        try:
+            await schedule_due_sendings(pool, broker, settings)
+            if loop.time() - last_redrive >= settings.redrive_interval_seconds:
+                await redrive_stalled_work(pool, broker, settings)
+                last_redrive = loop.time()
+            timeout = await _seconds_until_next_due(pool, settings)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("scheduler_pass_failed", error=repr(exc)[:300])
+            timeout = settings.scheduler_poll_seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout)

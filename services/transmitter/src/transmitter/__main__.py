@@ -1,0 +1,5 @@
+"""`python -m transmitter` runs the transmitter."""
+
+from transmitter.main import run
+
+run()

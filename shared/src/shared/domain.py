@@ -1,0 +1,44 @@
+"""Ids, statuses and channel types shared by every service."""
+
+from enum import StrEnum
+from typing import NewType
+
+LoyaltyClubId = NewType("LoyaltyClubId", int)
+MessageId = NewType("MessageId", int)
+SendingId = NewType("SendingId", int)
+DispatchId = NewType("DispatchId", int)
+
+
+class ChannelType(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    PUSH = "push"
+
+
+class SendingStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PREPARING = "preparing"
+    PREPARED = "prepared"
+    TRANSMITTING = "transmitting"
+    TRANSMITTED = "transmitted"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+FINAL_SENDING_STATUSES = frozenset(
+    {SendingStatus.TRANSMITTED, SendingStatus.SKIPPED, SendingStatus.CANCELLED, SendingStatus.FAILED}
+)
+
+
+class TransmissionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    TRANSMITTED = "transmitted"
+    FAILED = "failed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

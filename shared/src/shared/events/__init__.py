@@ -1,0 +1,21 @@
+"""Kafka events: frozen pydantic models carrying ids only (personal data stays in Postgres)."""
+
+from shared.events.base import Event
+from shared.events.delivery import DeliveryStatusReceived
+from shared.events.dispatches import (
+    MAX_DISPATCHES_PER_EVENT,
+    DispatchesPrepared,
+    DispatchTransmitted,
+    TransmissionOutcome,
+)
+from shared.events.sendings import SendingScheduled
+
+__all__ = [
+    "MAX_DISPATCHES_PER_EVENT",
+    "DeliveryStatusReceived",
+    "DispatchTransmitted",
+    "DispatchesPrepared",
+    "Event",
+    "SendingScheduled",
+    "TransmissionOutcome",
+]

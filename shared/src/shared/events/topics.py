@@ -1,0 +1,34 @@
+"""Topic names, and the creation of topics at start-up with configured partition counts."""
+
+import contextlib
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+SENDING_SCHEDULED = "sending.scheduled"
+DISPATCHES_PREPARED = "dispatches.prepared"
+DISPATCH_TRANSMITTED = "dispatch.transmitted"
+DELIVERY_STATUS = "delivery.status"
+
+ALL_TOPICS = (SENDING_SCHEDULED, DISPATCHES_PREPARED, DISPATCH_TRANSMITTED, DELIVERY_STATUS)
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where messages of `topic` go when they fail permanently."""
+    return f"{topic}.dlq"
+
+
+async def ensure_topics(bootstrap_servers: str, partitions: int, replication_factor: int = 1) -> None:
+    """Create every topic and its dead-letter topic unless it exists (never relies on auto-creation)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        names = [*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)]
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(n, partitions, replication_factor) for n in names if n not in existing]
+        if wanted:
+            # Another service may create the same topic between the listing and this call.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()

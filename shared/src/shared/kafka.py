@@ -1,0 +1,117 @@
+"""The Kafka side of every service: a broker factory, safe consumers and the dead-letter helper.
+
+Consumers commit offsets only after the handler returned, that is after its Postgres transaction
+committed (FastStream's Kafka default acknowledges first; design §3 forbids it). A handler that raises
+is retried with backoff by rewinding the partition; after `consumer_max_attempts` tries, or at once for a
+message that cannot even be parsed, the message goes to `<topic>.dlq` with the error and is acknowledged,
+so a partition never stalls.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from shared.config import ServiceSettings
+from shared.events.base import Event
+from shared.events.topics import dead_letter_topic
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+
+def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
+    """A broker for one service: quiet per-message logs, acks from all in-sync replicas."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        # FastStream logs every message received at this level; DEBUG keeps INFO logs meaningful.
+        log_level=logging.DEBUG,
+        graceful_timeout=30.0,
+    )
+
+
+async def publish_events(broker: KafkaBroker, events: Iterable[Event], key: Callable[[Any], str]) -> None:
+    """Publish events concurrently and wait until the broker confirmed every one of them."""
+    pending = [
+        await broker.publish(event.to_bytes(), topic=event.topic, key=key(event).encode(), no_confirm=True)
+        for event in events
+    ]
+    if pending:
+        await asyncio.gather(*pending)
+
+
+async def dead_letter(broker: KafkaBroker, topic: str, message: KafkaMessage, error: BaseException) -> None:
+    """Send a message that failed permanently to `<topic>.dlq`, with the error in its headers."""
+    headers = {
+        "x-original-topic": topic,
+        "x-error-type": type(error).__name__,
+        "x-error": str(error)[:2000],
+    }
+    raw_key = getattr(message.raw_message, "key", None)
+    await broker.publish(message.body, topic=dead_letter_topic(topic), key=raw_key, headers=headers)
+    log.error("message_dead_lettered", topic=topic, error=str(error)[:500], error_type=type(error).__name__)
+
+
+class _Attempts:
+    """Counts tries per message (topic, partition, offset) while it is being redelivered."""
+
+    def __init__(self) -> None:
+        self._tries: dict[tuple[str, int, int], int] = {}
+
+    def next(self, message: KafkaMessage) -> tuple[tuple[str, int, int], int]:
+        raw = message.raw_message
+        ident = (str(getattr(raw, "topic", "")), int(getattr(raw, "partition", 0)), int(getattr(raw, "offset", 0)))
+        self._tries[ident] = self._tries.get(ident, 0) + 1
+        return ident, self._tries[ident]
+
+    def forget(self, ident: tuple[str, int, int]) -> None:
+        self._tries.pop(ident, None)
+
+
+def consume(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_type: type[E],
+    group_id: str,
+    handler: Callable[[E], Awaitable[None]],
+) -> None:
+    """Subscribe `handler` to the topic of `event_type` in consumer group `group_id`, safely (see module doc)."""
+    topic = event_type.topic
+    attempts = _Attempts()
+
+    async def on_message(message: KafkaMessage) -> None:
+        try:
+            event = event_type.from_bytes(message.body)
+        except ValidationError as exc:
+            await dead_letter(broker, topic, message, exc)
+            return
+        ident, attempt = attempts.next(message)
+        try:
+            await handler(event)
+        except Exception as exc:
+            if attempt >= settings.consumer_max_attempts:
+                attempts.forget(ident)
+                await dead_letter(broker, topic, message, exc)
+                return
+            log.warning("handler_failed_will_retry", topic=topic, attempt=attempt, error=repr(exc)[:500])
+            await asyncio.sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+            raise  # NACK_ON_ERROR rewinds the partition: the same message comes again.
+        attempts.forget(ident)
+
+    on_message.__name__ = f"on_{topic.replace('.', '_')}"
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{group_id}:{topic}",
+    )(on_message)
