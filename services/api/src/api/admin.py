@@ -31,7 +31,9 @@ async def create_lc(url: str, slug: str, name: str) -> int:
     try:
         lc_id: int = await conn.fetchval(
             "INSERT INTO loyalty_clubs (slug, name, settings) VALUES ($1, $2, $3::jsonb) RETURNING id",
-            slug, name, orjson.dumps(default_lc_settings(slug, name)).decode(),
+            slug,
+            name,
+            orjson.dumps(default_lc_settings(slug, name)).decode(),
         )
         return lc_id
     finally:
@@ -49,7 +51,10 @@ async def create_client(url: str, lc_slugs: list[str], name: str, permits: list[
         token = new_token()
         await conn.execute(
             "INSERT INTO api_clients (name, token_hash, permits, loyalty_club_ids) VALUES ($1, $2, $3, $4)",
-            name, hash_token(token), sorted({normalize_permit(p) for p in permits}), [r["id"] for r in lc_ids],
+            name,
+            hash_token(token),
+            sorted({normalize_permit(p) for p in permits}),
+            [r["id"] for r in lc_ids],
         )
         return token
     finally:

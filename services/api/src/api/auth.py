@@ -58,7 +58,8 @@ async def authenticate(request: Request) -> Caller:
         "SELECT lc.id AS lc_id, c.id AS client_id, c.permits, lc.id = ANY(c.loyalty_club_ids) AS allowed "
         "FROM loyalty_clubs lc LEFT JOIN api_clients c ON c.token_hash = $2 AND c.revoked_at IS NULL "
         "WHERE lc.slug = $1",
-        slug, hash_token(token),
+        slug,
+        hash_token(token),
     )
     if row is None:
         raise InvalidHeader(f"Unknown loyalty club {slug!r} in X-Loyalty-Club-Slug")

@@ -41,8 +41,12 @@ def check_template_definition(
 ) -> None:
     """Template type fits the channel, content has the right keys, every string compiles as Liquid."""
     if definition.type not in TEMPLATE_TYPES_BY_CHANNEL[channel_type]:
-        tree.add([*path, "type"], definition.type, "template_does_not_match_channel",
-                 f"a {definition.type} template cannot be used by an {channel_type} channel")
+        tree.add(
+            [*path, "type"],
+            definition.type,
+            "template_does_not_match_channel",
+            f"a {definition.type} template cannot be used by an {channel_type} channel",
+        )
         return
     allowed, required = CONTENT_KEYS[definition.type]
     for key in sorted(required - definition.content.keys()):
@@ -54,8 +58,13 @@ def check_template_definition(
             try:
                 compile_template(value)
             except TemplateSyntaxError as exc:
-                tree.add([*path, "content", key], value, "liquid_syntax_error", f"has a Liquid syntax error: "
-                         f"{exc.message}", {"syntax_error": exc.message})
+                tree.add(
+                    [*path, "content", key],
+                    value,
+                    "liquid_syntax_error",
+                    f"has a Liquid syntax error: {exc.message}",
+                    {"syntax_error": exc.message},
+                )
 
 
 def resolve_sender(
@@ -66,14 +75,18 @@ def resolve_sender(
         return {"type": lc_sms.get("sender_type") or "alphanumeric", "value": lc_sms.get("sender_value") or ""}
     sender = {"type": channel.sender.type, "value": channel.sender.value}
     if channel.sender.type == "alphanumeric" and not _ALPHANUMERIC_SENDER.match(channel.sender.value):
-        tree.add([*path, "sender", "value"], channel.sender.value, "invalid",
-                 "must be 2 to 11 letters, digits or spaces", {"format": _ALPHANUMERIC_SENDER.pattern})
+        tree.add(
+            [*path, "sender", "value"],
+            channel.sender.value,
+            "invalid",
+            "must be 2 to 11 letters, digits or spaces",
+            {"format": _ALPHANUMERIC_SENDER.pattern},
+        )
     elif channel.sender.type == "international":
         try:
             sender["value"] = normalize_msisdn(channel.sender.value)
         except PydanticCustomError:
-            tree.add([*path, "sender", "value"], channel.sender.value, "invalid_msisdn",
-                     "is not a valid phone number")
+            tree.add([*path, "sender", "value"], channel.sender.value, "invalid_msisdn", "is not a valid phone number")
     return sender
 
 
@@ -90,8 +103,9 @@ def schedule_time(schedule: Schedule, now: datetime) -> datetime:
     if schedule.type == "immediate":
         return now
     if schedule.type == "absolute":
-        assert isinstance(schedule.at, datetime)
-        return schedule.at
+        at = schedule.at_time()
+        assert at is not None
+        return at
     number, unit = schedule.relative_amount()
     if unit == "month":
         return add_months(now, number)
@@ -103,10 +117,11 @@ def schedule_time(schedule: Schedule, now: datetime) -> datetime:
 def check_schedule(tree: ErrorTree, path: list[str | int], schedule: Schedule, now: datetime) -> None:
     """`at` for absolute (in the future), `in` for relative."""
     if schedule.type == "absolute":
-        if schedule.at is None:
+        at = schedule.at_time()
+        if at is None:
             tree.add([*path, "at"], None, "presence", "must be present")
-        elif schedule.at <= now:
-            tree.add([*path, "at"], schedule.at.isoformat(), "must_be_in_the_future", "must be in the future")
+        elif at <= now:
+            tree.add([*path, "at"], schedule.at, "must_be_in_the_future", "must be in the future")
     elif schedule.type == "relative" and schedule.in_ is None:
         tree.add([*path, "in"], None, "presence", "must be present")
 
@@ -118,5 +133,9 @@ def check_recipients(
     usable = [IDENTIFIER_BY_CHANNEL[t] for t in channel_types]
     for index, recipient in enumerate(recipients):
         if recipient.member_id is None and not any(getattr(recipient, field) for field in usable):
-            tree.add([*path, index, "base"], None, "presence",
-                     f"needs member_id or one of {', '.join(usable)} for the message's channels")
+            tree.add(
+                [*path, index, "base"],
+                None,
+                "presence",
+                f"needs member_id or one of {', '.join(usable)} for the message's channels",
+            )

@@ -41,6 +41,13 @@ def run() -> None:
     settings = ApiSettings()
     configure_logging("api", settings.log_level, settings.log_json)
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port,
-        log_config=None, access_log=False, timeout_graceful_shutdown=20,
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        # Longer than the idle timeout of the gateways in front (60 s is common), so they never reuse a
+        # connection the server is closing.
+        timeout_keep_alive=75,
     )

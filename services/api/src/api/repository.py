@@ -2,70 +2,80 @@
 
 from typing import Any
 
-import asyncpg
 import orjson
 
+from shared.db import Conn
 from shared.domain import LoyaltyClubId, MessageId, SendingId
 
 # Woken by the scheduler's LISTEN: a sending may be due now.
 SENDINGS_DUE_CHANNEL = "sendings_due"
 
 
-async def get_loyalty_club_settings(conn: asyncpg.Connection, lc_id: LoyaltyClubId) -> dict[str, Any]:
+async def get_loyalty_club_settings(conn: Conn, lc_id: LoyaltyClubId) -> dict[str, Any]:
     settings: dict[str, Any] = await conn.fetchval("SELECT settings FROM loyalty_clubs WHERE id = $1", lc_id)
     return settings
 
 
-async def get_stored_template(
-    conn: asyncpg.Connection, lc_id: LoyaltyClubId, template_id: int
-) -> dict[str, Any] | None:
+async def get_stored_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT id, type, content, wrapper_id FROM templates "
         "WHERE id = $1 AND loyalty_club_id = $2 AND standalone AND deleted_at IS NULL",
-        template_id, lc_id,
+        template_id,
+        lc_id,
     )
     return dict(row) if row else None
 
 
-async def insert_message(
-    conn: asyncpg.Connection, lc_id: LoyaltyClubId, service: str, fields: dict[str, Any]
-) -> MessageId:
+async def insert_message(conn: Conn, lc_id: LoyaltyClubId, service: str, fields: dict[str, Any]) -> MessageId:
     message_id: int = await conn.fetchval(
         "INSERT INTO messages (loyalty_club_id, service, name, shorten_urls, track_in_shortener, campaign_id, "
         "marketing) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        lc_id, service, fields["name"], fields["shorten_urls"], fields["track_in_shortener"],
-        fields["campaign_id"], fields["marketing"],
+        lc_id,
+        service,
+        fields["name"],
+        fields["shorten_urls"],
+        fields["track_in_shortener"],
+        fields["campaign_id"],
+        fields["marketing"],
     )
     return MessageId(message_id)
 
 
 async def insert_channel(
-    conn: asyncpg.Connection, lc_id: LoyaltyClubId, message_id: MessageId, position: int, channel: dict[str, Any]
+    conn: Conn, lc_id: LoyaltyClubId, message_id: MessageId, position: int, channel: dict[str, Any]
 ) -> None:
     template = channel["template"]
     template_id = await conn.fetchval(
         "INSERT INTO templates (loyalty_club_id, type, content, wrapper_id) VALUES ($1, $2, $3, $4) RETURNING id",
-        lc_id, template["type"], template["content"], template["wrapper_id"],
+        lc_id,
+        template["type"],
+        template["content"],
+        template["wrapper_id"],
     )
     await conn.execute(
         "INSERT INTO channels (message_id, position, type, sender, from_email, from_name, template_id) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        message_id, position, channel["type"], channel["sender"], channel["from_email"], channel["from_name"],
+        message_id,
+        position,
+        channel["type"],
+        channel["sender"],
+        channel["from_email"],
+        channel["from_name"],
         template_id,
     )
 
 
-async def get_message(
-    conn: asyncpg.Connection, lc_id: LoyaltyClubId, service: str, message_id: int
-) -> dict[str, Any] | None:
+async def get_message(conn: Conn, lc_id: LoyaltyClubId, service: str, message_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT * FROM messages WHERE id = $1 AND loyalty_club_id = $2 AND service = $3 AND deleted_at IS NULL",
-        message_id, lc_id, service,
+        message_id,
+        lc_id,
+        service,
     )
     return dict(row) if row else None
 
 
-async def get_channels(conn: asyncpg.Connection, message_id: MessageId) -> list[dict[str, Any]]:
+async def get_channels(conn: Conn, message_id: MessageId) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT c.id, c.type, c.sender, c.from_email, c.from_name, c.created_at, c.updated_at, "
         "t.id AS template_id, t.wrapper_id, t.type AS template_type, t.content, "
@@ -76,7 +86,7 @@ async def get_channels(conn: asyncpg.Connection, message_id: MessageId) -> list[
     return [dict(r) for r in rows]
 
 
-async def get_message_sendings_summary(conn: asyncpg.Connection, message_id: MessageId) -> dict[str, Any]:
+async def get_message_sendings_summary(conn: Conn, message_id: MessageId) -> dict[str, Any]:
     """Statuses of every sending of the message and the latest one, for the aggregated fields."""
     statuses = await conn.fetchval(
         "SELECT coalesce(array_agg(status), '{}') FROM sendings WHERE message_id = $1 AND deleted_at IS NULL",
@@ -89,15 +99,21 @@ async def get_message_sendings_summary(conn: asyncpg.Connection, message_id: Mes
     return {"statuses": list(statuses), "latest": dict(latest) if latest else None}
 
 
-async def insert_sending(
-    conn: asyncpg.Connection, lc_id: LoyaltyClubId, message_id: MessageId, fields: dict[str, Any]
-) -> SendingId:
+async def insert_sending(conn: Conn, lc_id: LoyaltyClubId, message_id: MessageId, fields: dict[str, Any]) -> SendingId:
     sending_id: int = await conn.fetchval(
         "INSERT INTO sendings (loyalty_club_id, message_id, status, draft, priority, channels_preference, "
         "properties, scheduled_at, scheduled_with, prescheduled, recipients_count) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        lc_id, message_id, fields["status"], fields["draft"], fields["priority"], fields["channels_preference"],
-        fields["properties"], fields["scheduled_at"], fields["scheduled_with"], fields["prescheduled"],
+        lc_id,
+        message_id,
+        fields["status"],
+        fields["draft"],
+        fields["priority"],
+        fields["channels_preference"],
+        fields["properties"],
+        fields["scheduled_at"],
+        fields["scheduled_with"],
+        fields["prescheduled"],
         len(fields["recipients"]),
     )
     recipients = fields["recipients"]
@@ -108,31 +124,34 @@ async def insert_sending(
             "SELECT $1, r.position - 1, r.member_id, r.msisdn, r.email, r.app_token, r.properties::jsonb "
             "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) "
             "WITH ORDINALITY AS r(member_id, msisdn, email, app_token, properties, position)",
-            sending_id, [r["member_id"] for r in recipients], [r["msisdn"] for r in recipients],
-            [r["email"] for r in recipients], [r["app_token"] for r in recipients],
+            sending_id,
+            [r["member_id"] for r in recipients],
+            [r["msisdn"] for r in recipients],
+            [r["email"] for r in recipients],
+            [r["app_token"] for r in recipients],
             [orjson.dumps(r["properties"]).decode() for r in recipients],
         )
     return SendingId(sending_id)
 
 
-async def notify_sendings_due(conn: asyncpg.Connection) -> None:
+async def notify_sendings_due(conn: Conn) -> None:
     """Wake the scheduler; delivered when the surrounding transaction commits, never before."""
     await conn.execute("SELECT pg_notify($1, '')", SENDINGS_DUE_CHANNEL)
 
 
-async def get_sending(
-    conn: asyncpg.Connection, lc_id: LoyaltyClubId, service: str, sending_id: int
-) -> dict[str, Any] | None:
+async def get_sending(conn: Conn, lc_id: LoyaltyClubId, service: str, sending_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT s.* FROM sendings s JOIN messages m ON m.id = s.message_id "
         "WHERE s.id = $1 AND s.loyalty_club_id = $2 AND m.service = $3 "
         "AND s.deleted_at IS NULL AND m.deleted_at IS NULL",
-        sending_id, lc_id, service,
+        sending_id,
+        lc_id,
+        service,
     )
     return dict(row) if row else None
 
 
-async def get_sending_recipients(conn: asyncpg.Connection, sending_id: SendingId) -> list[dict[str, Any]]:
+async def get_sending_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT member_id, msisdn, email, app_token, properties FROM sending_recipients "
         "WHERE sending_id = $1 ORDER BY position",
@@ -141,7 +160,7 @@ async def get_sending_recipients(conn: asyncpg.Connection, sending_id: SendingId
     return [dict(r) for r in rows]
 
 
-async def count_sending_dispatches(conn: asyncpg.Connection, sending_id: SendingId) -> dict[str, int]:
+async def count_sending_dispatches(conn: Conn, sending_id: SendingId) -> dict[str, int]:
     """The ledger's dispatch counts by transmission and delivery status."""
     row = await conn.fetchrow(
         "SELECT count(*) AS prepared, "
@@ -163,7 +182,7 @@ DISPATCH_FILTERS = ("transmission_status", "delivery_status", "member_id", "msis
 
 
 async def list_sending_dispatches(
-    conn: asyncpg.Connection, sending_id: SendingId, filters: dict[str, Any], limit: int, offset: int
+    conn: Conn, sending_id: SendingId, filters: dict[str, Any], limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the sending's dispatches in id order, and the total matching the filters."""
     where = ["sending_id = $1"]
@@ -176,6 +195,8 @@ async def list_sending_dispatches(
     total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches WHERE {condition}", *args)
     rows = await conn.fetch(
         f"SELECT * FROM dispatches WHERE {condition} ORDER BY id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args, limit, offset,
+        *args,
+        limit,
+        offset,
     )
     return [dict(r) for r in rows], total

@@ -83,9 +83,7 @@ class TemplateDefinition(Payload):
 
 class TemplateChoice(Payload):
     type: Annotated[str, one_of("inline", "reference")]
-    definition: TemplateDefinition | None = Field(
-        default=None, validation_alias=AliasChoices("definition", "data")
-    )
+    definition: TemplateDefinition | None = Field(default=None, validation_alias=AliasChoices("definition", "data"))
     id: int | None = None
 
 
@@ -110,8 +108,14 @@ class Schedule(Payload):
 
     @field_validator("at")
     @classmethod
-    def _at_is_iso8601(cls, value: Any) -> datetime | None:
-        return None if value is None else parse_iso8601(value)
+    def _at_is_iso8601(cls, value: Any) -> Any:
+        if value is not None:
+            parse_iso8601(value)
+        return value  # kept as given: the payload is echoed back as `scheduled_with`
+
+    def at_time(self) -> datetime | None:
+        """`at` as a timezone-aware time."""
+        return None if self.at is None else parse_iso8601(self.at)
 
     @field_validator("in_")
     @classmethod

@@ -2,20 +2,23 @@
 
 from typing import Any
 
-import asyncpg
-
 from api import checks, repository, views
 from api.auth import Caller
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
 from api.permits import SENDINGS_SET_PRIORITY, SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
 from api.schemas import ChannelPayload, MessagePayload, SendingPayload
+from shared.db import Conn
 from shared.domain import MessageId, SendingId, SendingStatus
 from shared.formats import utcnow
 
 
 async def _channel_fields(
-    conn: asyncpg.Connection, caller: Caller, tree: ErrorTree, path: list[str | int],
-    channel: ChannelPayload, lc_channels: dict[str, Any],
+    conn: Conn,
+    caller: Caller,
+    tree: ErrorTree,
+    path: list[str | int],
+    channel: ChannelPayload,
+    lc_channels: dict[str, Any],
 ) -> dict[str, Any]:
     """The stored form of one channel: its template copied in, its attributes defaulted from the LC."""
     lc_channel = lc_channels.get(channel.type)
@@ -36,11 +39,16 @@ async def _channel_fields(
             tree.add([*path, "template", "id"], choice.id, "template_does_not_exist", "template does not exist")
         else:
             template = {"type": stored["type"], "content": stored["content"], "wrapper_id": stored["wrapper_id"]}
-    if template["wrapper_id"] is not None and await repository.get_stored_template(
-        conn, caller.lc_id, template["wrapper_id"]
-    ) is None:
-        tree.add([*path, "template", "definition", "wrapper_id"], template["wrapper_id"],
-                 "template_does_not_exist", "wrapper template does not exist")
+    if (
+        template["wrapper_id"] is not None
+        and await repository.get_stored_template(conn, caller.lc_id, template["wrapper_id"]) is None
+    ):
+        tree.add(
+            [*path, "template", "definition", "wrapper_id"],
+            template["wrapper_id"],
+            "template_does_not_exist",
+            "wrapper template does not exist",
+        )
     return {
         "type": channel.type,
         "template": template,
@@ -59,14 +67,27 @@ def _sending_fields(
     now = utcnow()
     for index, channel_type in enumerate(payload.channels_preference or []):
         if channel_type not in channel_types:
-            tree.add([*path, "channels_preference", index], channel_type, "inclusion",
-                     "is not one of the message's channels", {"in": channel_types})
+            tree.add(
+                [*path, "channels_preference", index],
+                channel_type,
+                "inclusion",
+                "is not one of the message's channels",
+                {"in": channel_types},
+            )
     if payload.audience is not None:
-        tree.add([*path, "audience"], payload.audience.model_dump(exclude_none=True), "not_configured",
-                 "audiences are not available yet; use inline recipients")
+        tree.add(
+            [*path, "audience"],
+            payload.audience.model_dump(exclude_none=True),
+            "not_configured",
+            "audiences are not available yet; use inline recipients",
+        )
     if payload.audience is None and not payload.recipients:
-        tree.add([*path, "base"], None, "sending_must_have_audience_or_recipients",
-                 "sending must have audience or recipients")
+        tree.add(
+            [*path, "base"],
+            None,
+            "sending_must_have_audience_or_recipients",
+            "sending must have audience or recipients",
+        )
     checks.check_recipients(tree, [*path, "recipients"], payload.recipients or [], channel_types)
     scheduled_at = None
     if payload.schedule is not None:
@@ -82,29 +103,30 @@ def _sending_fields(
         "properties": payload.properties,
         "scheduled_at": scheduled_at,
         "scheduled_with": payload.schedule.model_dump(by_alias=True, exclude_unset=True, mode="json")
-        if payload.schedule else None,
+        if payload.schedule
+        else None,
         "prescheduled": bool(payload.schedule and payload.schedule.prescheduled),
         "recipients": [r.model_dump() for r in payload.recipients or []],
     }
 
 
-async def _insert_sending(
-    conn: asyncpg.Connection, caller: Caller, message_id: MessageId, fields: dict[str, Any]
-) -> SendingId:
+async def _insert_sending(conn: Conn, caller: Caller, message_id: MessageId, fields: dict[str, Any]) -> SendingId:
     sending_id = await repository.insert_sending(conn, caller.lc_id, message_id, fields)
     if fields["status"] == SendingStatus.SCHEDULED:
         await repository.notify_sendings_due(conn)
     return sending_id
 
 
-async def create_message(
-    conn: asyncpg.Connection, caller: Caller, service: Service, payload: MessagePayload
-) -> dict[str, Any]:
+async def create_message(conn: Conn, caller: Caller, service: Service, payload: MessagePayload) -> dict[str, Any]:
     """Store a message with its channels (and its first sending) in one transaction; 422 on any error."""
     tree = ErrorTree()
     if payload.campaign_id is not None and service.name != "campaigns":
-        tree.add(["message", "campaign_id"], payload.campaign_id, "is_relevant_only_for_campaign_service",
-                 "is relevant only for the campaigns service")
+        tree.add(
+            ["message", "campaign_id"],
+            payload.campaign_id,
+            "is_relevant_only_for_campaign_service",
+            "is relevant only for the campaigns service",
+        )
     if "marketing" in payload.model_fields_set and not caller.may(SENDINGS_WITHOUT_CONSENTS_CHECKS):
         raise Forbidden(f"Missing permit {SENDINGS_WITHOUT_CONSENTS_CHECKS} to set marketing")
     types = [c.type for c in payload.channels]
@@ -116,9 +138,7 @@ async def create_message(
         await _channel_fields(conn, caller, tree, ["message", "channels", i], c, lc_channels)
         for i, c in enumerate(payload.channels)
     ]
-    sending = (
-        _sending_fields(caller, tree, ["message", "sending"], payload.sending, types) if payload.sending else None
-    )
+    sending = _sending_fields(caller, tree, ["message", "sending"], payload.sending, types) if payload.sending else None
     if tree:
         raise InvalidParameters(tree)
     async with conn.transaction():
@@ -130,7 +150,7 @@ async def create_message(
     return await show_message(conn, caller, service, message_id)
 
 
-async def show_message(conn: asyncpg.Connection, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+async def show_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
     message = await repository.get_message(conn, caller.lc_id, service.name, message_id)
     if message is None:
         raise NotFound("Message not found")
@@ -140,7 +160,7 @@ async def show_message(conn: asyncpg.Connection, caller: Caller, service: Servic
 
 
 async def create_sending(
-    conn: asyncpg.Connection, caller: Caller, service: Service, message_id: int, payload: SendingPayload
+    conn: Conn, caller: Caller, service: Service, message_id: int, payload: SendingPayload
 ) -> dict[str, Any]:
     """Schedule a sending of an existing message of this service and LC (404 otherwise)."""
     message = await repository.get_message(conn, caller.lc_id, service.name, message_id)
@@ -156,7 +176,7 @@ async def create_sending(
     return await show_sending(conn, caller, service, sending_id)
 
 
-async def show_sending(conn: asyncpg.Connection, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
+async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
     sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
     if sending is None:
         raise NotFound("Sending not found")
@@ -166,8 +186,13 @@ async def show_sending(conn: asyncpg.Connection, caller: Caller, service: Servic
 
 
 async def list_sending_dispatches(
-    conn: asyncpg.Connection, caller: Caller, service: Service, sending_id: int,
-    filters: dict[str, Any], per_page: int, page_no: int,
+    conn: Conn,
+    caller: Caller,
+    service: Service,
+    sending_id: int,
+    filters: dict[str, Any],
+    per_page: int,
+    page_no: int,
 ) -> dict[str, Any]:
     sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
     if sending is None:

@@ -51,9 +51,7 @@ def message_sending_view(sending: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def message_view(
-    message: dict[str, Any], channels: list[dict[str, Any]], summary: dict[str, Any]
-) -> dict[str, Any]:
+def message_view(message: dict[str, Any], channels: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     latest = summary["latest"]
     return {
         "id": message["id"],
@@ -91,9 +89,7 @@ def stats_view(sending: dict[str, Any], counts: dict[str, int]) -> dict[str, int
     }
 
 
-def sending_view(
-    sending: dict[str, Any], recipients: list[dict[str, Any]], counts: dict[str, int]
-) -> dict[str, Any]:
+def sending_view(sending: dict[str, Any], recipients: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, Any]:
     return {
         "id": sending["id"],
         "message_id": sending["message_id"],

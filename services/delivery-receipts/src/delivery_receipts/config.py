@@ -8,4 +8,4 @@ class ReceiptsSettings(ServiceSettings):
 
     receipts_host: str = "127.0.0.1"
     receipts_port: int = 8001
-    sandbox_webhook_secret: str = "sandbox-secret"
+    sandbox_webhook_secret: str = "sandbox-secret"  # noqa: S105 - local default; set a real one in production

@@ -39,5 +39,12 @@ def create_app(settings: ReceiptsSettings) -> FastAPI:
 def run() -> None:
     settings = ReceiptsSettings()
     configure_logging("delivery-receipts", settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.receipts_host, port=settings.receipts_port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=20)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.receipts_host,
+        port=settings.receipts_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        timeout_keep_alive=75,
+    )

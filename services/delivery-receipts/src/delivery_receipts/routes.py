@@ -20,7 +20,9 @@ async def sandbox_receipt(request: Request) -> Response:
     """A signed receipt from the sandbox provider; a bad signature changes nothing (401)."""
     body = await request.body()
     settings = request.app.state.settings
-    if not sandbox_signature_valid(settings.sandbox_webhook_secret, body, request.headers.get(SANDBOX_SIGNATURE_HEADER)):
+    if not sandbox_signature_valid(
+        settings.sandbox_webhook_secret, body, request.headers.get(SANDBOX_SIGNATURE_HEADER)
+    ):
         return _error(401, "invalid signature")
     try:
         event = normalize_sandbox_receipt(orjson.loads(body))

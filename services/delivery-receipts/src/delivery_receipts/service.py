@@ -37,10 +37,19 @@ async def apply_delivery_status(pool: asyncpg.Pool, event: DeliveryStatusReceive
         "UPDATE dispatches SET delivery_status = $3, external_delivery_status = $4, "
         "delivered_at = CASE WHEN $3 = 'delivered' THEN $5::timestamptz END, updated_at = now() "
         "WHERE provider = $1 AND provider_message_id = $2 AND delivery_status = 'pending'",
-        event.provider, event.provider_message_id, event.status.value, event.external_status, event.reported_at,
+        event.provider,
+        event.provider_message_id,
+        event.status.value,
+        event.external_status,
+        event.reported_at,
     )
     applied = result.rsplit(maxsplit=1)[-1] != "0"
     if not applied:
-        log.info("receipt_not_applied", provider=event.provider, provider_message_id=event.provider_message_id,
-                 status=event.status.value, reason="unknown message or status already final")
+        log.info(
+            "receipt_not_applied",
+            provider=event.provider,
+            provider_message_id=event.provider_message_id,
+            status=event.status.value,
+            reason="unknown message or status already final",
+        )
     return applied

@@ -112,9 +112,7 @@ def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dic
     return content, None
 
 
-def plan_dispatches(
-    sending: Mapping[str, Any], channels: Sequence[Channel], recipients: Sequence[Recipient]
-) -> Plan:
+def plan_dispatches(sending: Mapping[str, Any], channels: Sequence[Channel], recipients: Sequence[Recipient]) -> Plan:
     """One row per distinct recipient with a usable channel; unreachable ones are counted."""
     by_type = {c.type: c for c in channels}
     order = channel_order([c.type for c in channels], sending.get("channels_preference"))
@@ -132,14 +130,18 @@ def plan_dispatches(
         variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])
         content, error = render_dispatch(by_type[channel_type], variables)
         identifier = IDENTIFIER_BY_CHANNEL[channel_type]
-        plan.rows.append({
-            "recipient_key": key,
-            "type": channel_type,
-            "content": content,
-            "member_id": recipient.member_id,
-            "msisdn": None, "email": None, "app_token": None,
-            identifier: recipient.identifier(channel_type),
-            "transmission_status": "failed" if error else "scheduled",
-            "error": error,
-        })
+        plan.rows.append(
+            {
+                "recipient_key": key,
+                "type": channel_type,
+                "content": content,
+                "member_id": recipient.member_id,
+                "msisdn": None,
+                "email": None,
+                "app_token": None,
+                identifier: recipient.identifier(channel_type),
+                "transmission_status": "failed" if error else "scheduled",
+                "error": error,
+            }
+        )
     return plan

@@ -3,18 +3,28 @@
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import orjson
 
+from shared.db import Conn
 from shared.domain import DispatchId, SendingId
 
 _STAGE_COLUMNS = (
-    "sending_id", "loyalty_club_id", "recipient_key", "type", "content", "member_id", "msisdn", "email",
-    "app_token", "transmission_status", "error", "scheduled_at",
+    "sending_id",
+    "loyalty_club_id",
+    "recipient_key",
+    "type",
+    "content",
+    "member_id",
+    "msisdn",
+    "email",
+    "app_token",
+    "transmission_status",
+    "error",
+    "scheduled_at",
 )
 
 
-async def get_sending_to_prepare(conn: asyncpg.Connection, sending_id: SendingId) -> dict[str, Any] | None:
+async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
         "s.scheduled_at, m.name AS message_name FROM sendings s JOIN messages m ON m.id = s.message_id "
@@ -24,7 +34,7 @@ async def get_sending_to_prepare(conn: asyncpg.Connection, sending_id: SendingId
     return dict(row) if row else None
 
 
-async def get_message_channels(conn: asyncpg.Connection, message_id: int) -> list[dict[str, Any]]:
+async def get_message_channels(conn: Conn, message_id: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT c.type, c.from_email, c.from_name, t.content FROM channels c "
         "JOIN templates t ON t.id = c.template_id WHERE c.message_id = $1 ORDER BY c.position",
@@ -33,7 +43,7 @@ async def get_message_channels(conn: asyncpg.Connection, message_id: int) -> lis
     return [dict(r) for r in rows]
 
 
-async def get_inline_recipients(conn: asyncpg.Connection, sending_id: SendingId) -> list[dict[str, Any]]:
+async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT member_id, msisdn, email, app_token, properties FROM sending_recipients "
         "WHERE sending_id = $1 ORDER BY position",
@@ -42,24 +52,23 @@ async def get_inline_recipients(conn: asyncpg.Connection, sending_id: SendingId)
     return [dict(r) for r in rows]
 
 
-async def get_members(conn: asyncpg.Connection, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT id, secret_id, msisdn, email, app_token, app_platform, properties, consents, "
         "sms_status, email_status, push_status FROM members WHERE loyalty_club_id = $1 AND id = ANY($2)",
-        lc_id, list(member_ids),
+        lc_id,
+        list(member_ids),
     )
     return {r["id"]: dict(r) for r in rows}
 
 
-async def lock_preparing_sending(conn: asyncpg.Connection, sending_id: SendingId) -> bool:
+async def lock_preparing_sending(conn: Conn, sending_id: SendingId) -> bool:
     """True if the sending is still preparing (not cancelled meanwhile); holds its row until commit."""
     status = await conn.fetchval("SELECT status FROM sendings WHERE id = $1 FOR UPDATE", sending_id)
     return bool(status == "preparing")
 
 
-async def insert_dispatches(
-    conn: asyncpg.Connection, sending: dict[str, Any], rows: Sequence[dict[str, Any]]
-) -> list[DispatchId]:
+async def insert_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[DispatchId]:
     """COPY rows into a staging table, then insert those not there yet; returns new ids still to transmit.
 
     The unique key (sending_id, recipient_key) makes a re-run after a crash insert nothing twice.
@@ -73,9 +82,20 @@ async def insert_dispatches(
         "dispatch_stage",
         columns=_STAGE_COLUMNS,
         records=[
-            (sending["id"], sending["loyalty_club_id"], r["recipient_key"], r["type"],
-             None if r["content"] is None else orjson.dumps(r["content"]).decode(), r["member_id"], r["msisdn"],
-             r["email"], r["app_token"], r["transmission_status"], r["error"], sending["scheduled_at"])
+            (
+                sending["id"],
+                sending["loyalty_club_id"],
+                r["recipient_key"],
+                r["type"],
+                None if r["content"] is None else orjson.dumps(r["content"]).decode(),
+                r["member_id"],
+                r["msisdn"],
+                r["email"],
+                r["app_token"],
+                r["transmission_status"],
+                r["error"],
+                sending["scheduled_at"],
+            )
             for r in rows
         ],
     )
@@ -89,14 +109,12 @@ async def insert_dispatches(
     return sorted(DispatchId(r["id"]) for r in inserted if r["transmission_status"] == "scheduled")
 
 
-async def touch_sending(conn: asyncpg.Connection, sending_id: SendingId) -> None:
+async def touch_sending(conn: Conn, sending_id: SendingId) -> None:
     """Progress heartbeat: the scheduler re-drives a preparation only when this stops moving."""
     await conn.execute("UPDATE sendings SET updated_at = now() WHERE id = $1", sending_id)
 
 
-async def finish_preparation(
-    conn: asyncpg.Connection, sending_id: SendingId, unreachable: int, suppressed: int
-) -> str | None:
+async def finish_preparation(conn: Conn, sending_id: SendingId, unreachable: int, suppressed: int) -> str | None:
     """`preparing → prepared` with counts from the dispatches themselves, or `skipped` when there are none."""
     status: str | None = await conn.fetchval(
         """
@@ -112,6 +130,8 @@ async def finish_preparation(
         FROM counts WHERE s.id = $1 AND s.status = 'preparing'
         RETURNING s.status
         """,
-        sending_id, unreachable, suppressed,
+        sending_id,
+        unreachable,
+        suppressed,
     )
     return status

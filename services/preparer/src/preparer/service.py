@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from preparer import repository
 from preparer.planning import Channel, Plan, Recipient, plan_dispatches
+from shared.db import Conn
 from shared.domain import SendingId
 from shared.events import DispatchesPrepared
 from shared.kafka import publish_events
@@ -25,10 +26,11 @@ def _recipients(inline: list[dict[str, Any]], members: dict[int, dict[str, Any]]
     ]
 
 
-async def _plan(conn: asyncpg.Connection, sending: dict[str, Any]) -> Plan:
+async def _plan(conn: Conn, sending: dict[str, Any]) -> Plan:
     channels = [
-        Channel.compile(c["type"], c["content"],
-                        f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"])
+        Channel.compile(
+            c["type"], c["content"], f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"]
+        )
         for c in await repository.get_message_channels(conn, sending["message_id"])
     ]
     inline = await repository.get_inline_recipients(conn, sending["id"])
@@ -67,5 +69,10 @@ async def prepare_sending(pool: asyncpg.Pool, broker: KafkaBroker, sending_id: S
             await publish_events(
                 broker, [DispatchesPrepared(sending_id=sending_id, dispatch_ids=new_ids)], lambda e: str(sending_id)
             )
-    log.info("sending_prepared", sending_id=sending_id, status=status, dispatches=len(plan.rows),
-             unreachable=plan.unreachable)
+    log.info(
+        "sending_prepared",
+        sending_id=sending_id,
+        status=status,
+        dispatches=len(plan.rows),
+        unreachable=plan.unreachable,
+    )

@@ -24,11 +24,13 @@ async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
             log.warning("listen_connect_failed", error=repr(exc)[:200])
             await asyncio.sleep(1)
             continue
+        lost = asyncio.Event()
         try:
+            conn.add_termination_listener(lambda _, event=lost: event.set())
             await conn.add_listener(SENDINGS_DUE_CHANNEL, lambda *_: wake.set())
             wake.set()  # anything notified while we were not listening is picked up now
-            while not conn.is_closed():
-                await asyncio.sleep(1)
+            await lost.wait()
+            log.warning("listen_connection_lost")
         finally:
             await conn.close()
 

@@ -2,14 +2,13 @@
 
 from datetime import datetime
 
-import asyncpg
-
+from shared.db import Conn
 from shared.domain import DispatchId, SendingId
 
 SENDINGS_DUE_CHANNEL = "sendings_due"
 
 
-async def claim_due_sendings(conn: asyncpg.Connection, limit: int, lead_seconds: float) -> list[SendingId]:
+async def claim_due_sendings(conn: Conn, limit: int, lead_seconds: float) -> list[SendingId]:
     """Move due sendings `scheduled → preparing`, highest priority then earliest first; other schedulers skip them."""
     rows = await conn.fetch(
         """
@@ -26,12 +25,13 @@ async def claim_due_sendings(conn: asyncpg.Connection, limit: int, lead_seconds:
         FROM due WHERE s.id = due.id
         RETURNING s.id
         """,
-        limit, lead_seconds,
+        limit,
+        lead_seconds,
     )
     return [SendingId(r["id"]) for r in rows]
 
 
-async def next_due_time(conn: asyncpg.Connection, lead_seconds: float) -> datetime | None:
+async def next_due_time(conn: Conn, lead_seconds: float) -> datetime | None:
     """When the next scheduled sending becomes due."""
     due: datetime | None = await conn.fetchval(
         "SELECT min(scheduled_at - CASE WHEN prescheduled THEN make_interval(secs => $1) ELSE interval '0' END) "
@@ -41,7 +41,7 @@ async def next_due_time(conn: asyncpg.Connection, lead_seconds: float) -> dateti
     return due
 
 
-async def fail_overdue_sendings(conn: asyncpg.Connection, deadline_seconds: float) -> list[SendingId]:
+async def fail_overdue_sendings(conn: Conn, deadline_seconds: float) -> list[SendingId]:
     """Sendings not finished `deadline_seconds` after their time end `failed` (spec §2.2)."""
     rows = await conn.fetch(
         "UPDATE sendings SET status = 'failed', status_changed_at = now(), updated_at = now() "
@@ -52,7 +52,7 @@ async def fail_overdue_sendings(conn: asyncpg.Connection, deadline_seconds: floa
     return [SendingId(r["id"]) for r in rows]
 
 
-async def take_stalled_preparations(conn: asyncpg.Connection, lease_seconds: float) -> list[SendingId]:
+async def take_stalled_preparations(conn: Conn, lease_seconds: float) -> list[SendingId]:
     """Preparing sendings without progress for a lease; their lease is renewed so one re-drive suffices."""
     rows = await conn.fetch(
         "UPDATE sendings SET updated_at = now() "
@@ -62,7 +62,7 @@ async def take_stalled_preparations(conn: asyncpg.Connection, lease_seconds: flo
     return [SendingId(r["id"]) for r in rows]
 
 
-async def take_stalled_transmissions(conn: asyncpg.Connection, lease_seconds: float) -> list[SendingId]:
+async def take_stalled_transmissions(conn: Conn, lease_seconds: float) -> list[SendingId]:
     """Due sendings past preparation that made no progress since they became due or for a lease."""
     rows = await conn.fetch(
         "UPDATE sendings SET updated_at = now() "
@@ -73,16 +73,17 @@ async def take_stalled_transmissions(conn: asyncpg.Connection, lease_seconds: fl
     return [SendingId(r["id"]) for r in rows]
 
 
-async def unclaimed_dispatch_ids(conn: asyncpg.Connection, sending_id: SendingId, limit: int) -> list[DispatchId]:
+async def unclaimed_dispatch_ids(conn: Conn, sending_id: SendingId, limit: int) -> list[DispatchId]:
     rows = await conn.fetch(
         "SELECT id FROM dispatches WHERE sending_id = $1 AND transmission_status = 'scheduled' "
         "AND claimed_until IS NULL ORDER BY id LIMIT $2",
-        sending_id, limit,
+        sending_id,
+        limit,
     )
     return [DispatchId(r["id"]) for r in rows]
 
 
-async def fail_expired_claims(conn: asyncpg.Connection) -> list[SendingId]:
+async def fail_expired_claims(conn: Conn) -> list[SendingId]:
     """A claim that expired unmarked means the provider call's outcome is unknown: fail, never resend."""
     rows = await conn.fetch(
         "WITH expired AS (UPDATE dispatches SET transmission_status = 'failed', error = 'ambiguous_outcome', "

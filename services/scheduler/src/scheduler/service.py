@@ -55,8 +55,14 @@ async def redrive_stalled_work(pool: asyncpg.Pool, broker: KafkaBroker, settings
             # An empty batch still lets the transmitter see that nothing is left and finish the sending.
             events += [DispatchesPrepared(sending_id=sending_id, dispatch_ids=c) for c in chunks or [[]]]
     if failed or ambiguous or events:
-        log.info("stalled_work_redriven", failed_sendings=failed, ambiguous_sendings=ambiguous,
-                 preparations=preparations, transmissions=transmissions, events=len(events))
+        log.info(
+            "stalled_work_redriven",
+            failed_sendings=failed,
+            ambiguous_sendings=ambiguous,
+            preparations=preparations,
+            transmissions=transmissions,
+            events=len(events),
+        )
     await publish_events(broker, events, _by_sending)
 
 

@@ -17,7 +17,14 @@ def on_dispatches_prepared(
 
     async def handle(event: DispatchesPrepared) -> None:
         """A batch is ready: transmit what of it is still unsent."""
-        await transmit_batch(runtime.pool, runtime.broker, provider, event.sending_id, event.dispatch_ids,
-                             settings.claim_lease_seconds, concurrency)
+        await transmit_batch(
+            runtime.pool,
+            runtime.broker,
+            provider,
+            event.sending_id,
+            event.dispatch_ids,
+            settings.claim_lease_seconds,
+            concurrency,
+        )
 
     return handle

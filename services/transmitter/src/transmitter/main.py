@@ -17,8 +17,12 @@ GROUP_ID = "transmitter"
 def make_provider(settings: TransmitterSettings, runtime: Runtime) -> Provider:
     if settings.sms_provider != "sandbox":
         raise SystemExit(f"unknown SMS_PROVIDER {settings.sms_provider!r}; available: sandbox")
-    return SandboxProvider(runtime.pool, settings.sandbox_receipts_url, settings.sandbox_webhook_secret,
-                           settings.sandbox_receipt_delay_seconds)
+    return SandboxProvider(
+        runtime.pool,
+        settings.sandbox_receipts_url,
+        settings.sandbox_webhook_secret,
+        settings.sandbox_receipt_delay_seconds,
+    )
 
 
 async def serve(settings: TransmitterSettings) -> None:
@@ -27,8 +31,9 @@ async def serve(settings: TransmitterSettings) -> None:
     def register(runtime: Runtime) -> None:
         provider = make_provider(settings, runtime)
         providers.append(provider)
-        consume(runtime.broker, settings, DispatchesPrepared, GROUP_ID,
-                on_dispatches_prepared(runtime, settings, provider))
+        consume(
+            runtime.broker, settings, DispatchesPrepared, GROUP_ID, on_dispatches_prepared(runtime, settings, provider)
+        )
 
     async with open_runtime("transmitter", settings, register):
         await wait_for_signal()

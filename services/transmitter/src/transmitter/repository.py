@@ -3,13 +3,12 @@
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
+from shared.db import Conn
 from shared.domain import DispatchId, SendingId
 from transmitter.providers.base import SendResult
 
 
-async def get_sending_state(conn: asyncpg.Connection, sending_id: SendingId) -> dict[str, Any] | None:
+async def get_sending_state(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT s.status, s.scheduled_at <= now() AS due, s.deleted_at IS NOT NULL AS deleted, "
         "(SELECT sender->>'value' FROM channels WHERE message_id = s.message_id AND type = 'sms') AS sms_sender "
@@ -19,17 +18,19 @@ async def get_sending_state(conn: asyncpg.Connection, sending_id: SendingId) -> 
     return dict(row) if row else None
 
 
-async def fail_unsent(conn: asyncpg.Connection, sending_id: SendingId, ids: Sequence[DispatchId], error: str) -> int:
+async def fail_unsent(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId], error: str) -> int:
     """Dispatches of a sending that stopped (cancelled, failed) are never transmitted."""
     result: str = await conn.execute(
         "UPDATE dispatches SET transmission_status = 'failed', error = $3, updated_at = now() "
         "WHERE sending_id = $1 AND id = ANY($2) AND transmission_status = 'scheduled' AND claimed_until IS NULL",
-        sending_id, list(ids), error,
+        sending_id,
+        list(ids),
+        error,
     )
     return int(result.rsplit(maxsplit=1)[-1])
 
 
-async def start_transmitting(conn: asyncpg.Connection, sending_id: SendingId) -> None:
+async def start_transmitting(conn: Conn, sending_id: SendingId) -> None:
     await conn.execute(
         "UPDATE sendings SET status = 'transmitting', status_changed_at = now(), updated_at = now() "
         "WHERE id = $1 AND status = 'prepared'",
@@ -38,19 +39,21 @@ async def start_transmitting(conn: asyncpg.Connection, sending_id: SendingId) ->
 
 
 async def claim_dispatches(
-    conn: asyncpg.Connection, sending_id: SendingId, ids: Sequence[DispatchId], lease_seconds: float
+    conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId], lease_seconds: float
 ) -> list[dict[str, Any]]:
     """`scheduled → claimed` with a lease before any provider call; a claimed dispatch is never claimed again."""
     rows = await conn.fetch(
         "UPDATE dispatches SET claimed_until = now() + make_interval(secs => $3), updated_at = now() "
         "WHERE sending_id = $1 AND id = ANY($2) AND transmission_status = 'scheduled' AND claimed_until IS NULL "
         "RETURNING id, type, msisdn, email, app_token, content",
-        sending_id, list(ids), lease_seconds,
+        sending_id,
+        list(ids),
+        lease_seconds,
     )
     return [dict(r) for r in rows]
 
 
-async def record_results(conn: asyncpg.Connection, provider: str, results: Sequence[SendResult]) -> None:
+async def record_results(conn: Conn, provider: str, results: Sequence[SendResult]) -> None:
     """Mark every outcome of a batch in one statement; only dispatches still claimed are marked."""
     await conn.execute(
         """
@@ -62,12 +65,14 @@ async def record_results(conn: asyncpg.Connection, provider: str, results: Seque
         FROM unnest($2::bigint[], $3::text[], $4::text[]) AS r(id, message_id, error)
         WHERE d.id = r.id AND d.transmission_status = 'scheduled' AND d.claimed_until IS NOT NULL
         """,
-        provider, [r.dispatch_id for r in results], [r.provider_message_id for r in results],
+        provider,
+        [r.dispatch_id for r in results],
+        [r.provider_message_id for r in results],
         [r.error for r in results],
     )
 
 
-async def complete_if_done(conn: asyncpg.Connection, sending_id: SendingId) -> bool:
+async def complete_if_done(conn: Conn, sending_id: SendingId) -> bool:
     """`prepared|transmitting → transmitted` once no dispatch is left unsent; else record progress."""
     done = await conn.fetchval(
         "UPDATE sendings SET status = 'transmitted', transmitted_at = now(), status_changed_at = now(), "

@@ -25,8 +25,11 @@ async def _send_all(
 ) -> list[SendResult]:
     async def send_one(row: dict[str, Any]) -> SendResult:
         message = Outgoing(
-            dispatch_id=row["id"], channel=row["type"], recipient=row[IDENTIFIER_BY_CHANNEL[row["type"]]],
-            content=row["content"], sender=sender,
+            dispatch_id=row["id"],
+            channel=row["type"],
+            recipient=row[IDENTIFIER_BY_CHANNEL[row["type"]]],
+            content=row["content"],
+            sender=sender,
         )
         async with concurrency:
             try:
@@ -39,8 +42,13 @@ async def _send_all(
 
 
 async def transmit_batch(
-    pool: asyncpg.Pool, broker: KafkaBroker, provider: Provider, sending_id: SendingId,
-    dispatch_ids: Sequence[DispatchId], lease_seconds: float, concurrency: asyncio.Semaphore,
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    provider: Provider,
+    sending_id: SendingId,
+    dispatch_ids: Sequence[DispatchId],
+    lease_seconds: float,
+    concurrency: asyncio.Semaphore,
 ) -> None:
     """Send the batch's dispatches that are still unsent; duplicates and late events change nothing."""
     async with pool.acquire() as conn:
@@ -66,11 +74,14 @@ async def transmit_batch(
     if results:
         outcomes = [
             TransmissionOutcome(
-                dispatch_id=r.dispatch_id, provider_message_id=r.provider_message_id, error=r.error,
+                dispatch_id=r.dispatch_id,
+                provider_message_id=r.provider_message_id,
+                error=r.error,
                 outcome=TransmissionStatus.FAILED if r.error else TransmissionStatus.TRANSMITTED,
             )
             for r in results
         ]
-        await publish_events(broker, [DispatchTransmitted(sending_id=sending_id, outcomes=outcomes)],
-                             lambda _: str(sending_id))
+        await publish_events(
+            broker, [DispatchTransmitted(sending_id=sending_id, outcomes=outcomes)], lambda _: str(sending_id)
+        )
     log.info("batch_transmitted", sending_id=sending_id, dispatches=len(results), sending_completed=completed)

@@ -14,7 +14,7 @@ _ADVISORY_LOCK_KEY = 7_262_010_001
 def migration_files() -> list[tuple[str, str]]:
     """(version, sql) of every migration shipped in `shared.db.migrations`, in order."""
     folder = resources.files("shared.db.migrations")
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 

@@ -4,6 +4,10 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+# What repository functions accept: a plain connection or one borrowed from a pool.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 def _encode_json(value: Any) -> str:

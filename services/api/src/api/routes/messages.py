@@ -17,7 +17,9 @@ Conn = Annotated[asyncpg.Connection, Depends(connection)]
 
 @router.post("/{service_name}", status_code=201)
 async def create_message(
-    service_name: str, body: CreateMessageRequest, conn: Conn,
+    service_name: str,
+    body: CreateMessageRequest,
+    conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_CREATE))],
 ) -> JsonResponse:
     """Create Message, optionally with its first sending."""
@@ -27,7 +29,9 @@ async def create_message(
 
 @router.get("/{service_name}/sendings/{sending_id:int}")
 async def show_sending(
-    service_name: str, sending_id: int, conn: Conn,
+    service_name: str,
+    sending_id: int,
+    conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.SENDINGS_GET))],
 ) -> JsonResponse:
     """Show Sending, with its dispatch ledger in `stats`."""
@@ -37,16 +41,27 @@ async def show_sending(
 
 @router.get("/{service_name}/sendings/{sending_id:int}/dispatches")
 async def list_sending_dispatches(
-    service_name: str, sending_id: int, conn: Conn,
+    service_name: str,
+    sending_id: int,
+    conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.DISPATCHES_LIST))],
-    per_page: PerPage = 100, page_no: PageNo = 1,
-    transmission_status: str | None = None, delivery_status: str | None = None, member_id: int | None = None,
-    msisdn: str | None = None, email: str | None = None, app_token: str | None = None,
+    per_page: PerPage = 100,
+    page_no: PageNo = 1,
+    transmission_status: str | None = None,
+    delivery_status: str | None = None,
+    member_id: int | None = None,
+    msisdn: str | None = None,
+    email: str | None = None,
+    app_token: str | None = None,
 ) -> JsonResponse:
     """List Sending Dispatches, filtered and paginated."""
     filters: dict[str, Any] = {
-        "transmission_status": transmission_status, "delivery_status": delivery_status, "member_id": member_id,
-        "msisdn": msisdn, "email": email, "app_token": app_token,
+        "transmission_status": transmission_status,
+        "delivery_status": delivery_status,
+        "member_id": member_id,
+        "msisdn": msisdn,
+        "email": email,
+        "app_token": app_token,
     }
     page = await service.list_sending_dispatches(
         conn, caller, service_of(caller, service_name), sending_id, filters, per_page, page_no
@@ -56,7 +71,9 @@ async def list_sending_dispatches(
 
 @router.get("/{service_name}/{message_id:int}")
 async def show_message(
-    service_name: str, message_id: int, conn: Conn,
+    service_name: str,
+    message_id: int,
+    conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_GET))],
 ) -> JsonResponse:
     """Show Message."""
@@ -66,11 +83,12 @@ async def show_message(
 
 @router.post("/{service_name}/{message_id:int}/sendings", status_code=201)
 async def create_sending(
-    service_name: str, message_id: int, body: CreateSendingRequest, conn: Conn,
+    service_name: str,
+    message_id: int,
+    body: CreateSendingRequest,
+    conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.SENDINGS_CREATE))],
 ) -> JsonResponse:
     """Create Sending of an existing message."""
-    sending = await service.create_sending(
-        conn, caller, service_of(caller, service_name), message_id, body.sending
-    )
+    sending = await service.create_sending(conn, caller, service_of(caller, service_name), message_id, body.sending)
     return JsonResponse({"sending": sending}, status_code=201)

@@ -46,7 +46,11 @@ class SandboxProvider:
         await self._pool.execute(
             "INSERT INTO sandbox_messages (provider_message_id, dispatch_id, channel, recipient, content) "
             "VALUES ($1, $2, $3, $4, $5)",
-            message_id, message.dispatch_id, message.channel, message.recipient, message.content,
+            message_id,
+            message.dispatch_id,
+            message.channel,
+            message.recipient,
+            message.content,
         )
         return SendResult(dispatch_id=message.dispatch_id, provider_message_id=message_id)
 
@@ -60,14 +64,17 @@ class SandboxProvider:
     async def _post_receipts(self, message_ids: list[str]) -> None:
         await asyncio.sleep(self._delay)
         for message_id in message_ids:
-            body = orjson.dumps({
-                "message_id": message_id,
-                "status": "delivered",
-                "timestamp": datetime.now(UTC).isoformat(),
-            })
+            body = orjson.dumps(
+                {
+                    "message_id": message_id,
+                    "status": "delivered",
+                    "timestamp": datetime.now(UTC).isoformat(),
+                }
+            )
             try:
                 async with self._session.post(
-                    self._url, data=body,
+                    self._url,
+                    data=body,
                     headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)},
                 ) as response:
                     if response.status >= 300:

@@ -1,0 +1,122 @@
+"""Consumers against the real broker: retries, dead letters, and a partition that never stalls."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.config import ServiceSettings
+from shared.events import SendingScheduled
+from shared.events.topics import SENDING_SCHEDULED, dead_letter_topic, ensure_topics
+from shared.kafka import consume, make_broker
+from tests.infra import eventually
+
+
+def _settings(kafka: str) -> ServiceSettings:
+    return ServiceSettings(kafka_bootstrap_servers=kafka, consumer_max_attempts=3, consumer_retry_backoff_seconds=0.01)
+
+
+async def _produce(kafka: str, key: str, *values: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(SENDING_SCHEDULED, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def _dead_letters(kafka: str, key: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
+    """The dead-lettered messages with `key`, read from the start of the dead-letter topic."""
+    consumer = AIOKafkaConsumer(
+        dead_letter_topic(SENDING_SCHEDULED),
+        bootstrap_servers=kafka,
+        group_id=f"dlq-reader-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[tuple[bytes, dict[str, bytes]]] = []
+    try:
+
+        async def collected() -> bool:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                found.extend((r.value, dict(r.headers)) for r in records if r.key == key.encode())
+            return len(found) >= count
+
+        await eventually(collected, 30, f"{count} dead letter(s) with key {key}")
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_and_the_next_one_is_handled(kafka_bootstrap: str) -> None:
+    settings = _settings(kafka_bootstrap)
+    await ensure_topics(kafka_bootstrap, partitions=3)
+    poison, healthy = random.randint(10**9, 2 * 10**9), random.randint(2 * 10**9, 3 * 10**9)
+    attempts: dict[int, int] = {}
+    handled: list[int] = []
+
+    async def handler(event: SendingScheduled) -> None:
+        if event.sending_id not in (poison, healthy):
+            return  # events of other tests in the same topic
+        attempts[event.sending_id] = attempts.get(event.sending_id, 0) + 1
+        if event.sending_id == poison:
+            raise RuntimeError("this sending cannot be prepared")
+        handled.append(event.sending_id)
+
+    broker = make_broker(settings, "test-consumer")
+    consume(broker, settings, SendingScheduled, f"test-{uuid.uuid4()}", handler)
+    await broker.start()
+    try:
+        key = f"k-{poison}"  # same key: same partition, so the healthy event waits behind the poison one
+        await _produce(
+            kafka_bootstrap,
+            key,
+            SendingScheduled(sending_id=poison).to_bytes(),
+            SendingScheduled(sending_id=healthy).to_bytes(),
+        )
+
+        async def healthy_handled() -> bool:
+            return handled == [healthy]
+
+        await eventually(healthy_handled, 30, "the event behind the failing one to be handled")
+    finally:
+        await broker.stop()
+    assert attempts == {poison: settings.consumer_max_attempts, healthy: 1}
+    [(body, headers)] = await _dead_letters(kafka_bootstrap, key, 1)
+    assert SendingScheduled.from_bytes(body).sending_id == poison
+    assert headers["x-original-topic"] == SENDING_SCHEDULED.encode()
+    assert headers["x-error-type"] == b"RuntimeError"
+    assert b"cannot be prepared" in headers["x-error"]
+
+
+async def test_a_message_that_is_not_an_event_is_dead_lettered_without_retries(kafka_bootstrap: str) -> None:
+    settings = _settings(kafka_bootstrap)
+    await ensure_topics(kafka_bootstrap, partitions=3)
+    calls: list[int] = []
+    marker = random.randint(3 * 10**9, 4 * 10**9)
+
+    async def handler(event: SendingScheduled) -> None:
+        if event.sending_id == marker:
+            calls.append(event.sending_id)
+
+    broker = make_broker(settings, "test-consumer")
+    consume(broker, settings, SendingScheduled, f"test-{uuid.uuid4()}", handler)
+    await broker.start()
+    try:
+        key = f"garbage-{marker}"
+        await _produce(kafka_bootstrap, key, b"{not an event", SendingScheduled(sending_id=marker).to_bytes())
+
+        async def marker_handled() -> bool:
+            return calls == [marker]
+
+        await eventually(marker_handled, 30, "the valid event after the garbage")
+    finally:
+        await broker.stop()
+    [(body, headers)] = await _dead_letters(kafka_bootstrap, key, 1)
+    assert body == b"{not an event"
+    assert headers["x-error-type"] == b"ValidationError"
