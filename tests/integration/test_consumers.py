@@ -6,12 +6,12 @@ import random
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from tests.infra import eventually
 
 from shared.config import ServiceSettings
 from shared.events import SendingScheduled
 from shared.events.topics import SENDING_SCHEDULED, dead_letter_topic, ensure_topics
 from shared.kafka import consume, make_broker
-from tests.infra import eventually
 
 
 def _settings(kafka: str) -> ServiceSettings:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+from tests.infra import create_test_database, drop_database, with_database
 
 from shared.db import migrate
 from shared.db.migrate import migration_files
-from tests.infra import create_test_database, drop_database, with_database
 
 
 async def test_migrations_apply_once_even_when_two_runners_start_together(template_database: str) -> None:
