@@ -271,3 +271,71 @@ async def _pause() -> None:
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+async def test_member_recipients_get_their_own_number_and_data_and_unusable_ones_are_counted(stack: Stack) -> None:
+    headers = stack.new_tenant("members")
+    lc_id = await stack.pool.fetchval("SELECT id FROM loyalty_clubs WHERE slug = 'members'")
+    await stack.pool.executemany(
+        "INSERT INTO members (loyalty_club_id, id, msisdn, properties, sms_status) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (lc_id, 150, "4740769126", {"first_name": "Piotr"}, "enabled"),
+            (lc_id, 151, "4790000001", {"first_name": "Kari"}, "disabled"),
+            (lc_id, 152, None, {"first_name": "Ola"}, "enabled"),
+        ],
+    )
+    message = {
+        **SMS_MESSAGE,
+        "channels": [
+            {
+                "type": "sms",
+                "template": {
+                    "type": "inline",
+                    "definition": {
+                        "type": "plain",
+                        "content": {
+                            "body": "{{ greeting }} {{ first_name }} ({{ member.id }}) {{ note | default: 'none' }}"
+                        },
+                    },
+                },
+            }
+        ],
+    }
+    recipients = [
+        {"member_id": 150, "msisdn": "4790000009", "properties": {"note": "vip"}},  # the member's own number wins
+        {"member_id": 151},  # sms disabled for this member
+        {"member_id": 152},  # no number
+        {"member_id": 999},  # not a member of this LC
+        {"member_id": 150},  # the same member again: one dispatch
+    ]
+    status, body = await stack.request(
+        "POST",
+        "/v1/messages/generic",
+        headers,
+        {
+            "message": {
+                **message,
+                "sending": {
+                    "schedule": {"type": "immediate"},
+                    "recipients": recipients,
+                    "properties": {"greeting": "Hello", "note": "ignored"},
+                },
+            }
+        },
+    )
+    assert status == 201, body
+    sending_id = body["message"]["latest_sending"]["id"]
+
+    async def transmitted() -> dict[str, Any] | None:
+        sending = await sending_of(stack, headers, sending_id)
+        return sending if sending["status"] == "transmitted" else None
+
+    sending = await eventually(transmitted, 15, "the member sending transmitted")
+    [dispatch] = await dispatches_of(stack, headers, sending_id)
+    assert dispatch["member_id"] == 150
+    assert dispatch["msisdn"] == "4740769126"
+    assert dispatch["content"] == {"body": "Hello Piotr (150) vip"}
+    assert sending["dispatches_count"] == 1
+    assert sending["members_count"] == 1
+    assert sending["stats"]["unreachable"] == 3
+    assert sending["stats"]["planned"] == 4
