@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
-from tests.infra import create_template_database, create_test_database, drop_database
+from tests.infra import broker_for_tests, create_template_database, create_test_database, drop_database
 
-from devstack.infra import EmbeddedPostgres, TansuBroker
+from devstack.infra import EmbeddedPostgres
 from shared.db import init_connection
 
 
@@ -29,22 +28,10 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         server.stop()
 
 
-def start_broker(log_dir: Path) -> TansuBroker:
-    return TansuBroker(log_file=log_dir / "tansu.log").start()
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Kafka-protocol broker: KAFKA_BOOTSTRAP_SERVERS, or an embedded Tansu of our own."""
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if servers:
-        yield servers
-        return
-    broker = start_broker(tmp_path_factory.mktemp("kafka"))
-    try:
-        yield broker.bootstrap_servers
-    finally:
-        broker.stop()
+    """The broker of the integration tests."""
+    yield from broker_for_tests(tmp_path_factory, "kafka")
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,17 @@ Embedded servers are started unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
 
+from devstack.infra import TansuBroker
 from shared.db import migrate
 
 T = TypeVar("T")
@@ -67,3 +70,16 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float, wh
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {within}s waiting for {what}; last value: {last!r}")
+
+
+def broker_for_tests(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS, or an embedded Tansu broker of our own for as long as the generator lives."""
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if servers:
+        yield servers
+        return
+    broker = TansuBroker(log_file=tmp_path_factory.mktemp(name) / "tansu.log").start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()

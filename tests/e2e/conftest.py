@@ -14,9 +14,9 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from tests.infra import create_test_database, drop_database, eventually
+from tests.infra import broker_for_tests, create_test_database, drop_database, eventually
 
-from devstack.infra import TansuBroker, free_port
+from devstack.infra import free_port
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection
 
@@ -75,15 +75,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def e2e_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The stack's own broker, so no other test's events ever reach its services."""
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if servers:
-        yield servers
-        return
-    broker = TansuBroker(log_file=tmp_path_factory.mktemp("e2e-kafka") / "tansu.log").start()
-    try:
-        yield broker.bootstrap_servers
-    finally:
-        broker.stop()
+    yield from broker_for_tests(tmp_path_factory, "e2e-kafka")
 
 
 @pytest.fixture(scope="session")

@@ -43,17 +43,22 @@ async def dispatches_of(stack: Stack, headers: dict[str, str], sending_id: int) 
     return dispatches
 
 
-async def test_an_immediate_sms_sending_is_delivered_to_every_recipient_within_ten_seconds(stack: Stack) -> None:
-    headers = stack.new_tenant("acme")
-    started = time.monotonic()
+async def post_sending(
+    stack: Stack, headers: dict[str, str], sending: dict[str, Any], message: dict[str, Any] = SMS_MESSAGE
+) -> int:
+    """Create a message with `sending` as its first sending; returns the sending's id."""
     status, body = await stack.request(
-        "POST",
-        "/v1/messages/generic",
-        headers,
-        {"message": {**SMS_MESSAGE, "sending": {"schedule": {"type": "immediate"}, "recipients": RECIPIENTS}}},
+        "POST", "/v1/messages/generic", headers, {"message": {**message, "sending": sending}}
     )
     assert status == 201, body
-    sending_id = body["message"]["latest_sending"]["id"]
+    sending_id: int = body["message"]["latest_sending"]["id"]
+    return sending_id
+
+
+async def wait_for_delivery(
+    stack: Stack, headers: dict[str, str], sending_id: int, within: float
+) -> list[dict[str, Any]]:
+    """The sending's dispatches once it is transmitted and every dispatch is delivered."""
 
     async def delivered() -> list[dict[str, Any]] | None:
         sending = await sending_of(stack, headers, sending_id)
@@ -61,7 +66,24 @@ async def test_an_immediate_sms_sending_is_delivered_to_every_recipient_within_t
         done = sending["status"] == "transmitted" and all(d["delivery_status"] == "delivered" for d in dispatches)
         return dispatches if done and dispatches else None
 
-    dispatches = await eventually(delivered, 10 - (time.monotonic() - started), "both dispatches delivered")
+    return await eventually(delivered, within, f"sending {sending_id} transmitted and delivered")
+
+
+async def wait_for_status(
+    stack: Stack, headers: dict[str, str], sending_id: int, status: str, within: float
+) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        sending = await sending_of(stack, headers, sending_id)
+        return sending if sending["status"] == status else None
+
+    return await eventually(reached, within, f"sending {sending_id} {status}")
+
+
+async def test_an_immediate_sms_sending_is_delivered_to_every_recipient_within_ten_seconds(stack: Stack) -> None:
+    headers = stack.new_tenant("acme")
+    started = time.monotonic()
+    sending_id = await post_sending(stack, headers, {"schedule": {"type": "immediate"}, "recipients": RECIPIENTS})
+    dispatches = await wait_for_delivery(stack, headers, sending_id, 10 - (time.monotonic() - started))
     elapsed = time.monotonic() - started
     sending = await sending_of(stack, headers, sending_id)
     assert sending["dispatches_count"] == 2
@@ -78,31 +100,16 @@ async def test_an_immediate_sms_sending_is_delivered_to_every_recipient_within_t
 async def test_an_absolute_schedule_is_prepared_only_at_its_time_and_transmitted_after_it(stack: Stack) -> None:
     headers = stack.new_tenant("later")
     at = datetime.now(UTC) + timedelta(seconds=4)
-    status, body = await stack.request(
-        "POST",
-        "/v1/messages/generic",
-        headers,
-        {
-            "message": {
-                **SMS_MESSAGE,
-                "sending": {"schedule": {"type": "absolute", "at": at.isoformat()}, "recipients": RECIPIENTS[:1]},
-            }
-        },
+    sending_id = await post_sending(
+        stack, headers, {"schedule": {"type": "absolute", "at": at.isoformat()}, "recipients": RECIPIENTS[:1]}
     )
-    assert status == 201, body
-    sending_id = body["message"]["latest_sending"]["id"]
-    assert body["message"]["latest_sending"]["status"] == "scheduled"
 
     while datetime.now(UTC) < at - timedelta(milliseconds=300):
         assert (await sending_of(stack, headers, sending_id))["status"] == "scheduled"
         assert await dispatches_of(stack, headers, sending_id) == []
         await _pause()
 
-    async def transmitted() -> dict[str, Any] | None:
-        sending = await sending_of(stack, headers, sending_id)
-        return sending if sending["status"] == "transmitted" else None
-
-    sending = await eventually(transmitted, 15, "the scheduled sending transmitted")
+    sending = await wait_for_status(stack, headers, sending_id, "transmitted", 15)
     [dispatch] = await dispatches_of(stack, headers, sending_id)
     assert _parse(dispatch["created_at"]) >= at - timedelta(milliseconds=1)
     assert _parse(dispatch["transmitted_at"]) >= at
@@ -204,24 +211,9 @@ async def _consumed(kafka: str, group: str, topic: str, partition: int, offset: 
 
 async def test_the_same_event_delivered_again_changes_nothing(stack: Stack) -> None:
     headers = stack.new_tenant("twice")
-    status, body = await stack.request(
-        "POST",
-        "/v1/messages/generic",
-        headers,
-        {"message": {**SMS_MESSAGE, "sending": {"schedule": {"type": "immediate"}, "recipients": RECIPIENTS}}},
-    )
-    assert status == 201, body
-    sending_id = body["message"]["latest_sending"]["id"]
-
-    async def delivered() -> list[dict[str, Any]] | None:
-        dispatches = await dispatches_of(stack, headers, sending_id)
-        return (
-            dispatches
-            if len(dispatches) == 2 and all(d["delivery_status"] == "delivered" for d in dispatches)
-            else None
-        )
-
-    before = await eventually(delivered, 15, "the sending delivered")
+    sending_id = await post_sending(stack, headers, {"schedule": {"type": "immediate"}, "recipients": RECIPIENTS})
+    before = await wait_for_delivery(stack, headers, sending_id, 15)
+    assert len(before) == 2
     sent_before = await stack.pool.fetch(
         "SELECT provider_message_id, dispatch_id FROM sandbox_messages WHERE dispatch_id = ANY($1)",
         [d["id"] for d in before],
@@ -308,29 +300,13 @@ async def test_member_recipients_get_their_own_number_and_data_and_unusable_ones
         {"member_id": 999},  # not a member of this LC
         {"member_id": 150},  # the same member again: one dispatch
     ]
-    status, body = await stack.request(
-        "POST",
-        "/v1/messages/generic",
+    sending_id = await post_sending(
+        stack,
         headers,
-        {
-            "message": {
-                **message,
-                "sending": {
-                    "schedule": {"type": "immediate"},
-                    "recipients": recipients,
-                    "properties": {"greeting": "Hello", "note": "ignored"},
-                },
-            }
-        },
+        {"schedule": {"type": "immediate"}, "recipients": recipients, "properties": {"greeting": "Hello", "note": "x"}},
+        message,
     )
-    assert status == 201, body
-    sending_id = body["message"]["latest_sending"]["id"]
-
-    async def transmitted() -> dict[str, Any] | None:
-        sending = await sending_of(stack, headers, sending_id)
-        return sending if sending["status"] == "transmitted" else None
-
-    sending = await eventually(transmitted, 15, "the member sending transmitted")
+    sending = await wait_for_status(stack, headers, sending_id, "transmitted", 15)
     [dispatch] = await dispatches_of(stack, headers, sending_id)
     assert dispatch["member_id"] == 150
     assert dispatch["msisdn"] == "4740769126"
