@@ -5,11 +5,12 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends
 
-from api import permits, service
+from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
 from api.routes.deps import PageNo, PerPage, connection
 from api.schemas import CreateMessageRequest, CreateSendingRequest
+from api.service import messages as service
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 Conn = Annotated[asyncpg.Connection, Depends(connection)]

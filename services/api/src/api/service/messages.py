@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from api import checks, repository, views
+from api import checks, views
 from api.auth import Caller
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
 from api.permits import SENDINGS_SET_PRIORITY, SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
+from api.repository import messages as repository
 from api.schemas import ChannelPayload, MessagePayload, SendingPayload
 from shared.db import Conn
 from shared.domain import MessageId, SendingId, SendingStatus

@@ -1,0 +1,1 @@
+"""What the API decides, one module per resource."""
