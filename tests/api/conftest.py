@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from api.main import create_app
 from api.permits import ALL_PERMITS
 from devstack.infra import free_port
 from shared.db import init_connection
+
+LARGE_BODY = 1024 * 1024
 
 
 @dataclass
@@ -48,7 +51,10 @@ class Api:
         self, method: str, path: str, headers: dict[str, str], body: Any = None, extra: dict[str, str] | None = None
     ) -> tuple[int, Any]:
         """(status, parsed JSON or None); bytes are sent as they are, anything else as JSON."""
-        raw = body if isinstance(body, bytes) else None if body is None else orjson.dumps(body)
+        encoded = body if isinstance(body, bytes) else None if body is None else orjson.dumps(body)
+        raw: bytes | io.BytesIO | None = encoded
+        if encoded is not None and len(encoded) > LARGE_BODY:  # aiohttp wants large bodies as a stream
+            raw = io.BytesIO(encoded)
         all_headers = {**headers, "Content-Type": "application/json", **(extra or {})}
         async with self.http.request(method, self.url + path, headers=all_headers, data=raw) as response:
             text = await response.read()
@@ -62,7 +68,14 @@ async def api(template_database: str, kafka_bootstrap: str) -> AsyncIterator[Api
     port = free_port()
     settings = ApiSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, api_port=port)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
     )
     serving = asyncio.create_task(server.serve())
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5, init=init_connection)
@@ -76,8 +89,8 @@ async def api(template_database: str, kafka_bootstrap: str) -> AsyncIterator[Api
         await eventually(started, 60, "the api server to start")
         yield Api(f"http://127.0.0.1:{port}", database_url, pool, http)
     finally:
+        await http.close()  # first: the server's graceful shutdown waits for open client connections
         server.should_exit = True
         await serving
-        await http.close()
         await pool.close()
         await drop_database(template_database, database_url)

@@ -42,3 +42,10 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+# Spec §2.2: what a client may still change, and what it may still cancel.
+EDITABLE_SENDING_STATUSES = frozenset({SendingStatus.DRAFT, SendingStatus.SCHEDULED})
+CANCELLABLE_SENDING_STATUSES = frozenset(
+    {SendingStatus.SCHEDULED, SendingStatus.PREPARING, SendingStatus.PREPARED, SendingStatus.TRANSMITTING}
+)

@@ -4,10 +4,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from liquid import BoundTemplate, Environment
-from liquid.exceptions import LiquidError, LiquidSyntaxError
+from liquid.exceptions import LiquidError, LiquidSyntaxError, ResourceLimitError
 
-# Undefined variables render as empty strings, as Shopify's Liquid does.
-_ENV = Environment()
+
+class _LimitedEnvironment(Environment):
+    """Shopify semantics (undefined variables render empty), with limits so no template can hang a worker."""
+
+    loop_iteration_limit = 10_000
+    output_stream_limit = 1_000_000
+
+
+_ENV = _LimitedEnvironment()
 
 
 class TemplateSyntaxError(ValueError):
@@ -16,6 +23,14 @@ class TemplateSyntaxError(ValueError):
     def __init__(self, source: str, message: str) -> None:
         super().__init__(message)
         self.source = source
+        self.message = message
+
+
+class TemplateLimitError(ValueError):
+    """A template that exceeds the rendering limits even without any variable (a loop or output explosion)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
         self.message = message
 
 
@@ -29,6 +44,18 @@ def compile_template(source: str) -> BoundTemplate:
         return _ENV.from_string(source)
     except LiquidSyntaxError as exc:
         raise TemplateSyntaxError(source, str(exc.message or exc)) from exc
+
+
+def check_template(source: str) -> BoundTemplate:
+    """Compile `source` and render it once without variables, so static loops and explosions are caught."""
+    template = compile_template(source)
+    try:
+        template.render()
+    except ResourceLimitError as exc:
+        raise TemplateLimitError(str(exc.message or exc)) from exc
+    except LiquidError:
+        pass  # other failures depend on the variables of each recipient: they fail that dispatch only
+    return template
 
 
 def compile_content(content: Mapping[str, Any]) -> dict[str, BoundTemplate]:

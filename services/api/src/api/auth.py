@@ -9,6 +9,7 @@ from fastapi import Request
 
 from api.errors import Forbidden, InvalidHeader, MissingHeader, NotFound, Unauthenticated
 from api.permits import SERVICES, Service, normalize_permit
+from api.routes.deps import Conn
 from shared.domain import LoyaltyClubId
 
 REQUIRED_HEADERS = ("X-User-Agent", "X-Product-Name", "X-Loyalty-Club-Slug")
@@ -44,8 +45,12 @@ def _token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def authenticate(request: Request) -> Caller:
-    """Check the tenant headers and the token; 470, 401 or 471 as the spec says."""
+async def authenticate(request: Request, conn: Conn) -> Caller:
+    """Check the tenant headers and the token; 470, 401 or 471 as the spec says.
+
+    Uses the request's own connection: taking a second one from the pool while holding the first
+    deadlocks the pool under load.
+    """
     for header in REQUIRED_HEADERS:
         if not request.headers.get(header, "").strip():
             raise MissingHeader(f"Missing required header {header}")
@@ -53,8 +58,7 @@ async def authenticate(request: Request) -> Caller:
     if token is None:
         raise Unauthenticated("Missing API token")
     slug = request.headers["X-Loyalty-Club-Slug"].strip()
-    pool = request.app.state.runtime.pool
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         "SELECT lc.id AS lc_id, c.id AS client_id, c.permits, lc.id = ANY(c.loyalty_club_ids) AS allowed "
         "FROM loyalty_clubs lc LEFT JOIN api_clients c ON c.token_hash = $2 AND c.revoked_at IS NULL "
         "WHERE lc.slug = $1",
@@ -69,11 +73,11 @@ async def authenticate(request: Request) -> Caller:
     return Caller(client_id=row["client_id"], lc_id=LoyaltyClubId(row["lc_id"]), lc_slug=slug, permits=permits)
 
 
-def require(permit: str) -> Callable[[Request], Awaitable[Caller]]:
+def require(permit: str) -> Callable[[Request, Conn], Awaitable[Caller]]:
     """Dependency: an authenticated caller holding `permit` (else 403)."""
 
-    async def dependency(request: Request) -> Caller:
-        caller = await authenticate(request)
+    async def dependency(request: Request, conn: Conn) -> Caller:
+        caller = await authenticate(request, conn)
         if not caller.may(permit):
             raise Forbidden(f"Missing permit {permit}")
         return caller

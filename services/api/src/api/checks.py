@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from api.errors import ErrorTree
 from api.schemas import ChannelPayload, RecipientPayload, Schedule, TemplateDefinition, normalize_msisdn
-from shared.templating import TemplateSyntaxError, compile_template
+from shared.templating import TemplateLimitError, TemplateSyntaxError, check_template
 
 # Which template types fit which channel (spec §2.1).
 TEMPLATE_TYPES_BY_CHANNEL = {
@@ -56,7 +56,15 @@ def check_template_definition(
             tree.add([*path, "content", key], value, "unknown_attribute", "is not a known attribute")
         elif isinstance(value, str):
             try:
-                compile_template(value)
+                check_template(value)
+            except TemplateLimitError as exc:
+                tree.add(
+                    [*path, "content", key],
+                    value,
+                    "invalid",
+                    f"exceeds the template limits: {exc.message}",
+                    {"limit": exc.message},
+                )
             except TemplateSyntaxError as exc:
                 tree.add(
                     [*path, "content", key],

@@ -10,4 +10,6 @@ class ApiSettings(ServiceSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    relative_schedule_now_skew_seconds: float = Field(default=0.0, ge=0)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
+    rate_limit_per_second: float = Field(default=50.0, gt=0, description="requests per second per LC and process")
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests an LC may send at once")

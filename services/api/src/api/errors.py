@@ -24,6 +24,9 @@ _PYDANTIC_TO_SPEC = {
     "int_type": "not_an_integer",
     "int_parsing": "not_an_integer",
     "int_from_float": "not_an_integer",
+    "literal_error": "inclusion",
+    "bool_parsing": "inclusion",
+    "bool_type": "inclusion",
     "float_type": "not_a_number",
     "float_parsing": "not_a_number",
     "too_short": "size_too_small",
@@ -178,7 +181,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
-        if any(e["type"] in {"json_invalid", "json_type"} for e in errors):
+        # Not JSON at all, or no body where one is required: 400 with an empty body (spec §1.1).
+        if any(
+            e["type"] in {"json_invalid", "json_type"} or (tuple(e["loc"]), e["type"]) == (("body",), "missing")
+            for e in errors
+        ):
             return Response(status_code=400)
         body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
         other = [e for e in errors if not (e["loc"] and e["loc"][0] == "body")]

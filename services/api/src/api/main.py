@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from api.config import ApiSettings
 from api.errors import install_error_handlers
 from api.http import JsonResponse
-from api.routes import health, messages
+from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
+from api.routes import health, messages, sendings, templates
 from shared.logging import configure_logging
 from shared.runtime import open_runtime
 
@@ -31,7 +32,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
+    # Outermost first: a request over its LC's rate is refused before anything else is done for it.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.include_router(health.router)
+    app.include_router(sendings.router)
+    app.include_router(templates.router)
     app.include_router(messages.router)
     return app
 

@@ -93,8 +93,10 @@ class Sender(Payload):
 
 
 class ChannelPayload(Payload):
+    """A channel; `template` is required when creating, optional when updating (kept when left out)."""
+
     type: ChannelType
-    template: TemplateChoice
+    template: TemplateChoice | None = None
     sender: Sender | None = None
     from_email: Email | None = None
     from_name: str | None = None
@@ -171,3 +173,34 @@ class CreateMessageRequest(Payload):
 
 class CreateSendingRequest(Payload):
     sending: SendingPayload
+
+
+class MessageUpdate(Payload):
+    """Partial update: keys absent are kept; a key present with null clears it (where it may be empty)."""
+
+    name: str | None = Field(default=None, min_length=1)
+    shorten_urls: bool | None = None
+    track_in_shortener: bool | None = None
+    campaign_id: int | None = None
+    marketing: bool | None = None
+    channels: list[ChannelPayload] | None = Field(default=None, min_length=1)
+
+
+class UpdateMessageRequest(Payload):
+    message: MessageUpdate
+
+
+class SendingUpdate(Payload):
+    """Partial update of a draft or scheduled sending; `schedule: null` unschedules it (back to draft)."""
+
+    draft: bool | None = None
+    priority: int | None = Field(default=None, ge=1, le=10)
+    channels_preference: list[ChannelType] | None = None
+    schedule: Schedule | None = None
+    audience: AudiencePayload | None = None
+    recipients: list[RecipientPayload] | None = Field(default=None, max_length=MAX_INLINE_RECIPIENTS)
+    properties: dict[str, Any] | None = None
+
+
+class UpdateSendingRequest(Payload):
+    sending: SendingUpdate

@@ -63,11 +63,19 @@ async def take_stalled_preparations(conn: Conn, lease_seconds: float) -> list[Se
 
 
 async def take_stalled_transmissions(conn: Conn, lease_seconds: float) -> list[SendingId]:
-    """Due sendings past preparation that made no progress since they became due or for a lease."""
+    """Sendings with dispatches left to send (or, once stopped, to fail) and no progress for a while.
+
+    A due sending past preparation counts when it made no progress since it became due or for a lease;
+    a cancelled or failed one when it still has unsent dispatches, so the transmitter fails them.
+    """
     rows = await conn.fetch(
-        "UPDATE sendings SET updated_at = now() "
-        "WHERE status IN ('prepared', 'transmitting') AND scheduled_at <= now() "
-        "AND (updated_at < scheduled_at OR updated_at < now() - make_interval(secs => $1)) RETURNING id",
+        "UPDATE sendings s SET updated_at = now() "
+        "WHERE ((s.status IN ('prepared', 'transmitting') AND s.scheduled_at <= now() "
+        "        AND (s.updated_at < s.scheduled_at OR s.updated_at < now() - make_interval(secs => $1))) "
+        "    OR (s.status IN ('cancelled', 'failed') AND s.updated_at < now() - make_interval(secs => $1) "
+        "        AND EXISTS (SELECT 1 FROM dispatches d WHERE d.sending_id = s.id "
+        "                    AND d.transmission_status = 'scheduled' AND d.claimed_until IS NULL))) "
+        "RETURNING s.id",
         lease_seconds,
     )
     return [SendingId(r["id"]) for r in rows]

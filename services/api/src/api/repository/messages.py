@@ -2,13 +2,8 @@
 
 from typing import Any
 
-import orjson
-
 from shared.db import Conn
-from shared.domain import LoyaltyClubId, MessageId, SendingId
-
-# Woken by the scheduler's LISTEN: a sending may be due now.
-SENDINGS_DUE_CHANNEL = "sendings_due"
+from shared.domain import LoyaltyClubId, MessageId
 
 
 async def get_loyalty_club_settings(conn: Conn, lc_id: LoyaltyClubId) -> dict[str, Any]:
@@ -41,17 +36,30 @@ async def insert_message(conn: Conn, lc_id: LoyaltyClubId, service: str, fields:
     return MessageId(message_id)
 
 
-async def insert_channel(
-    conn: Conn, lc_id: LoyaltyClubId, message_id: MessageId, position: int, channel: dict[str, Any]
-) -> None:
-    template = channel["template"]
-    template_id = await conn.fetchval(
+async def insert_channel_template(conn: Conn, lc_id: LoyaltyClubId, template: dict[str, Any]) -> int:
+    """The channel's own copy of its template."""
+    template_id: int = await conn.fetchval(
         "INSERT INTO templates (loyalty_club_id, type, content, wrapper_id) VALUES ($1, $2, $3, $4) RETURNING id",
         lc_id,
         template["type"],
         template["content"],
         template["wrapper_id"],
     )
+    return template_id
+
+
+async def _channel_template_id(conn: Conn, lc_id: LoyaltyClubId, channel: dict[str, Any]) -> int:
+    """The template kept (`template_id`) or a new copy of the one given (`template`)."""
+    if "template" in channel:
+        return await insert_channel_template(conn, lc_id, channel["template"])
+    template_id: int = channel["template_id"]
+    return template_id
+
+
+async def insert_channel(
+    conn: Conn, lc_id: LoyaltyClubId, message_id: MessageId, position: int, channel: dict[str, Any]
+) -> None:
+    template_id = await _channel_template_id(conn, lc_id, channel)
     await conn.execute(
         "INSERT INTO channels (message_id, position, type, sender, from_email, from_name, template_id) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -75,128 +83,155 @@ async def get_message(conn: Conn, lc_id: LoyaltyClubId, service: str, message_id
     return dict(row) if row else None
 
 
-async def get_channels(conn: Conn, message_id: MessageId) -> list[dict[str, Any]]:
+async def get_channels(conn: Conn, message_ids: list[MessageId]) -> dict[int, list[dict[str, Any]]]:
+    """The channels of each message, in their order, with their templates."""
     rows = await conn.fetch(
-        "SELECT c.id, c.type, c.sender, c.from_email, c.from_name, c.created_at, c.updated_at, "
+        "SELECT c.message_id, c.id, c.type, c.sender, c.from_email, c.from_name, c.created_at, c.updated_at, "
         "t.id AS template_id, t.wrapper_id, t.type AS template_type, t.content, "
         "t.created_at AS template_created_at, t.updated_at AS template_updated_at "
-        "FROM channels c JOIN templates t ON t.id = c.template_id WHERE c.message_id = $1 ORDER BY c.position",
-        message_id,
+        "FROM channels c JOIN templates t ON t.id = c.template_id WHERE c.message_id = ANY($1) "
+        "ORDER BY c.message_id, c.position",
+        message_ids,
     )
-    return [dict(r) for r in rows]
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in message_ids}
+    for row in rows:
+        found[row["message_id"]].append(dict(row))
+    return found
 
 
-async def get_message_sendings_summary(conn: Conn, message_id: MessageId) -> dict[str, Any]:
-    """Statuses of every sending of the message and the latest one, for the aggregated fields."""
-    statuses = await conn.fetchval(
-        "SELECT coalesce(array_agg(status), '{}') FROM sendings WHERE message_id = $1 AND deleted_at IS NULL",
-        message_id,
-    )
-    latest = await conn.fetchrow(
-        "SELECT * FROM sendings WHERE message_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT 1",
-        message_id,
-    )
-    return {"statuses": list(statuses), "latest": dict(latest) if latest else None}
-
-
-async def insert_sending(conn: Conn, lc_id: LoyaltyClubId, message_id: MessageId, fields: dict[str, Any]) -> SendingId:
-    sending_id: int = await conn.fetchval(
-        "INSERT INTO sendings (loyalty_club_id, message_id, status, draft, priority, channels_preference, "
-        "properties, scheduled_at, scheduled_with, prescheduled, recipients_count) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        lc_id,
-        message_id,
-        fields["status"],
-        fields["draft"],
-        fields["priority"],
-        fields["channels_preference"],
-        fields["properties"],
-        fields["scheduled_at"],
-        fields["scheduled_with"],
-        fields["prescheduled"],
-        len(fields["recipients"]),
-    )
-    recipients = fields["recipients"]
-    if recipients:
-        # Properties travel as text and are cast in SQL: asyncpg has no binary jsonb encoder for arrays or COPY.
-        await conn.execute(
-            "INSERT INTO sending_recipients (sending_id, position, member_id, msisdn, email, app_token, properties) "
-            "SELECT $1, r.position - 1, r.member_id, r.msisdn, r.email, r.app_token, r.properties::jsonb "
-            "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) "
-            "WITH ORDINALITY AS r(member_id, msisdn, email, app_token, properties, position)",
-            sending_id,
-            [r["member_id"] for r in recipients],
-            [r["msisdn"] for r in recipients],
-            [r["email"] for r in recipients],
-            [r["app_token"] for r in recipients],
-            [orjson.dumps(r["properties"]).decode() for r in recipients],
-        )
-    return SendingId(sending_id)
-
-
-async def notify_sendings_due(conn: Conn) -> None:
-    """Wake the scheduler; delivered when the surrounding transaction commits, never before."""
-    await conn.execute("SELECT pg_notify($1, '')", SENDINGS_DUE_CHANNEL)
-
-
-async def get_sending(conn: Conn, lc_id: LoyaltyClubId, service: str, sending_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT s.* FROM sendings s JOIN messages m ON m.id = s.message_id "
-        "WHERE s.id = $1 AND s.loyalty_club_id = $2 AND m.service = $3 "
-        "AND s.deleted_at IS NULL AND m.deleted_at IS NULL",
-        sending_id,
-        lc_id,
-        service,
-    )
-    return dict(row) if row else None
-
-
-async def get_sending_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
+async def get_sendings_summaries(conn: Conn, message_ids: list[MessageId]) -> dict[int, dict[str, Any]]:
+    """Statuses of every live sending of each message and its latest one, for the aggregated fields."""
     rows = await conn.fetch(
-        "SELECT member_id, msisdn, email, app_token, properties FROM sending_recipients "
-        "WHERE sending_id = $1 ORDER BY position",
-        sending_id,
+        "SELECT * FROM sendings WHERE message_id = ANY($1) AND deleted_at IS NULL ORDER BY message_id, id",
+        message_ids,
     )
-    return [dict(r) for r in rows]
+    found: dict[int, dict[str, Any]] = {i: {"statuses": [], "latest": None} for i in message_ids}
+    for row in rows:
+        summary = found[row["message_id"]]
+        summary["statuses"].append(row["status"])
+        summary["latest"] = dict(row)
+    return found
 
 
-async def count_sending_dispatches(conn: Conn, sending_id: SendingId) -> dict[str, int]:
-    """The ledger's dispatch counts by transmission and delivery status."""
-    row = await conn.fetchrow(
-        "SELECT count(*) AS prepared, "
-        "count(*) FILTER (WHERE transmission_status = 'scheduled') AS pending, "
-        "count(*) FILTER (WHERE transmission_status = 'transmitted') AS transmitted, "
-        "count(*) FILTER (WHERE transmission_status = 'failed') AS failed, "
-        "count(*) FILTER (WHERE transmission_status = 'transmitted' AND delivery_status = 'delivered') "
-        "  AS delivered, "
-        "count(*) FILTER (WHERE transmission_status = 'transmitted' AND delivery_status = 'failed') "
-        "  AS delivery_failed "
-        "FROM dispatches WHERE sending_id = $1",
-        sending_id,
-    )
-    assert row is not None
-    return dict(row)
+# The aggregated `sendings_status` of spec §2.1, as SQL over one message `m`.
+AGGREGATED_STATUS_SQL = (
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM sendings s WHERE s.message_id = m.id AND s.deleted_at IS NULL "
+    "AND s.status <> 'draft') THEN 'draft' "
+    "WHEN NOT EXISTS (SELECT 1 FROM sendings s WHERE s.message_id = m.id AND s.deleted_at IS NULL "
+    "AND s.status NOT IN ('transmitted', 'cancelled', 'failed', 'skipped')) THEN 'finished' "
+    "ELSE 'scheduled' END"
+)
+SORT_COLUMNS = {"created_at": "m.created_at", "updated_at": "m.updated_at", "name": "lower(m.name)", "id": "m.id"}
 
 
-DISPATCH_FILTERS = ("transmission_status", "delivery_status", "member_id", "msisdn", "email", "app_token")
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
-async def list_sending_dispatches(
-    conn: Conn, sending_id: SendingId, filters: dict[str, Any], limit: int, offset: int
+async def list_messages(
+    conn: Conn, lc_id: LoyaltyClubId, service: str, filters: dict[str, Any], limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the sending's dispatches in id order, and the total matching the filters."""
-    where = ["sending_id = $1"]
-    args: list[Any] = [sending_id]
-    for column in DISPATCH_FILTERS:  # column names come from this constant, values are parameters
-        if filters.get(column) is not None:
-            args.append(filters[column])
-            where.append(f"{column} = ${len(args)}")
+    """One page of the service's messages, filtered and sorted, and the total matching the filters."""
+    where = ["m.loyalty_club_id = $1", "m.service = $2"]
+    where.append("m.deleted_at IS NOT NULL" if filters.get("archived") else "m.deleted_at IS NULL")
+    args: list[Any] = [lc_id, service]
+    if filters.get("campaign_id") is not None:
+        args.append(filters["campaign_id"])
+        where.append(f"m.campaign_id = ${len(args)}")
+    if filters.get("sendings_status"):
+        args.append(filters["sendings_status"])
+        where.append(f"({AGGREGATED_STATUS_SQL}) = ${len(args)}")
+    if filters.get("search"):
+        args.append(_like(filters["search"]))
+        n = len(args)
+        where.append(
+            f"(m.name ILIKE ${n} OR EXISTS (SELECT 1 FROM channels c JOIN templates t ON t.id = c.template_id "
+            f"WHERE c.message_id = m.id AND (t.content->>'subject' ILIKE ${n} OR t.content->>'body' ILIKE ${n})))"
+        )
     condition = " AND ".join(where)
-    total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches WHERE {condition}", *args)
+    direction = "DESC" if filters.get("sort_direction") == "desc" else "ASC"
+    nulls = {"first": " NULLS FIRST", "last": " NULLS LAST"}.get(filters.get("null_position") or "", "")
+    order = f"{SORT_COLUMNS[filters.get('sort_by') or 'created_at']} {direction}{nulls}, m.id {direction}"
+    total: int = await conn.fetchval(f"SELECT count(*) FROM messages m WHERE {condition}", *args)
     rows = await conn.fetch(
-        f"SELECT * FROM dispatches WHERE {condition} ORDER BY id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        f"SELECT m.* FROM messages m WHERE {condition} ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
         *args,
         limit,
         offset,
     )
     return [dict(r) for r in rows], total
+
+
+MESSAGE_COLUMNS = ("name", "shorten_urls", "track_in_shortener", "campaign_id", "marketing")
+
+
+async def update_message(conn: Conn, message_id: MessageId, fields: dict[str, Any]) -> None:
+    """Set the given columns (names from MESSAGE_COLUMNS only) and `updated_at`."""
+    columns = [c for c in MESSAGE_COLUMNS if c in fields]
+    assignments = "".join(f"{c} = ${i + 2}, " for i, c in enumerate(columns))
+    await conn.execute(
+        f"UPDATE messages SET {assignments}updated_at = now() WHERE id = $1",
+        message_id,
+        *(fields[c] for c in columns),
+    )
+
+
+async def replace_channel(conn: Conn, lc_id: LoyaltyClubId, message_id: MessageId, channel: dict[str, Any]) -> None:
+    """The channel of that type keeps its id and gets the new attributes and template, or is added last."""
+    template_id = await _channel_template_id(conn, lc_id, channel)
+    replaced = await conn.fetchval(
+        "UPDATE channels SET sender = $3, from_email = $4, from_name = $5, template_id = $6, updated_at = now() "
+        "WHERE message_id = $1 AND type = $2 RETURNING id",
+        message_id,
+        channel["type"],
+        channel["sender"],
+        channel["from_email"],
+        channel["from_name"],
+        template_id,
+    )
+    if replaced is None:
+        await conn.execute(
+            "INSERT INTO channels (message_id, position, type, sender, from_email, from_name, template_id) "
+            "SELECT $1, coalesce(max(position) + 1, 0), $2, $3, $4, $5, $6 FROM channels WHERE message_id = $1",
+            message_id,
+            channel["type"],
+            channel["sender"],
+            channel["from_email"],
+            channel["from_name"],
+            template_id,
+        )
+
+
+async def soft_delete_message(conn: Conn, message_id: MessageId) -> list[int]:
+    """Cancel the message's executing sendings, then mark it and its sendings deleted; returns the cancelled."""
+    cancelled = await conn.fetch(
+        "UPDATE sendings SET status = 'cancelled', status_changed_at = now(), updated_at = now() "
+        "WHERE message_id = $1 AND deleted_at IS NULL "
+        "AND status IN ('scheduled', 'preparing', 'prepared', 'transmitting') RETURNING id",
+        message_id,
+    )
+    await conn.execute(
+        "UPDATE sendings SET deleted_at = now() WHERE message_id = $1 AND deleted_at IS NULL", message_id
+    )
+    await conn.execute("UPDATE messages SET deleted_at = now(), updated_at = now() WHERE id = $1", message_id)
+    return [r["id"] for r in cancelled]
+
+
+async def get_overview(conn: Conn, lc_id: LoyaltyClubId, service: str) -> dict[str, Any]:
+    """Messages per aggregated status, and dispatches per transmission and delivery status, of the service."""
+    by_status = await conn.fetch(
+        f"SELECT {AGGREGATED_STATUS_SQL} AS status, count(*) AS n FROM messages m "
+        "WHERE m.loyalty_club_id = $1 AND m.service = $2 AND m.deleted_at IS NULL GROUP BY 1",
+        lc_id,
+        service,
+    )
+    dispatches = await conn.fetch(
+        "SELECT d.transmission_status, d.delivery_status, count(*) AS n FROM dispatches d "
+        "JOIN sendings s ON s.id = d.sending_id JOIN messages m ON m.id = s.message_id "
+        "WHERE m.loyalty_club_id = $1 AND m.service = $2 AND m.deleted_at IS NULL AND s.deleted_at IS NULL "
+        "GROUP BY 1, 2",
+        lc_id,
+        service,
+    )
+    return {"messages": {r["status"]: r["n"] for r in by_status}, "dispatches": [dict(r) for r in dispatches]}

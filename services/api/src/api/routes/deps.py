@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 
 MAX_PER_PAGE = 100
 
@@ -15,5 +15,6 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+Conn = Annotated[asyncpg.Connection, Depends(connection)]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 PageNo = Annotated[int, Query(ge=1)]

@@ -1,19 +1,18 @@
-"""Messages and their sendings: endpoints 1, 3, 9, 10 and 13 of spec §2."""
+"""Messages: endpoints 1-8 of spec §2."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends
 
 from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
-from api.routes.deps import PageNo, PerPage, connection
-from api.schemas import CreateMessageRequest, CreateSendingRequest
+from api.routes.deps import Conn, PageNo, PerPage
+from api.schemas import CreateMessageRequest, UpdateMessageRequest
 from api.service import messages as service
+from api.service import sendings
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
-Conn = Annotated[asyncpg.Connection, Depends(connection)]
 
 
 @router.post("/{service_name}", status_code=201)
@@ -28,46 +27,36 @@ async def create_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}")
-async def show_sending(
+@router.get("/{service_name}")
+async def list_messages(
     service_name: str,
-    sending_id: int,
     conn: Conn,
-    caller: Annotated[Caller, Depends(require(permits.SENDINGS_GET))],
-) -> JsonResponse:
-    """Show Sending, with its dispatch ledger in `stats`."""
-    sending = await service.show_sending(conn, caller, service_of(caller, service_name), sending_id)
-    return JsonResponse({"sending": sending})
-
-
-@router.get("/{service_name}/sendings/{sending_id:int}/dispatches")
-async def list_sending_dispatches(
-    service_name: str,
-    sending_id: int,
-    conn: Conn,
-    caller: Annotated[Caller, Depends(require(permits.DISPATCHES_LIST))],
+    caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))],
     per_page: PerPage = 100,
     page_no: PageNo = 1,
-    transmission_status: str | None = None,
-    delivery_status: str | None = None,
-    member_id: int | None = None,
-    msisdn: str | None = None,
-    email: str | None = None,
-    app_token: str | None = None,
+    sendings_status: Literal["draft", "scheduled", "finished"] | None = None,
+    campaign_id: int | None = None,
+    archived: bool = False,
+    search: str | None = None,
+    sort_by: Literal["created_at", "updated_at", "name", "id"] = "created_at",
+    sort_direction: Literal["asc", "desc"] = "asc",
+    null_position: Literal["first", "last"] | None = None,
 ) -> JsonResponse:
-    """List Sending Dispatches, filtered and paginated."""
+    """List Messages; `archived=true` lists deleted ones."""
     filters: dict[str, Any] = {
-        "transmission_status": transmission_status,
-        "delivery_status": delivery_status,
-        "member_id": member_id,
-        "msisdn": msisdn,
-        "email": email,
-        "app_token": app_token,
-    }
-    page = await service.list_sending_dispatches(
-        conn, caller, service_of(caller, service_name), sending_id, filters, per_page, page_no
-    )
+        "sendings_status": sendings_status, "campaign_id": campaign_id, "archived": archived, "search": search,
+        "sort_by": sort_by, "sort_direction": sort_direction, "null_position": null_position,
+    }  # fmt: skip
+    page = await service.list_messages(conn, caller, service_of(caller, service_name), filters, per_page, page_no)
     return JsonResponse(page)
+
+
+@router.get("/{service_name}/overview")
+async def messages_overview(
+    service_name: str, conn: Conn, caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))]
+) -> JsonResponse:
+    """List Messages Overview: counts per aggregated status and dispatch totals."""
+    return JsonResponse({"overview": await service.overview(conn, caller, service_of(caller, service_name))})
 
 
 @router.get("/{service_name}/{message_id:int}")
@@ -82,14 +71,54 @@ async def show_message(
     return JsonResponse({"message": message})
 
 
-@router.post("/{service_name}/{message_id:int}/sendings", status_code=201)
-async def create_sending(
+@router.put("/{service_name}/{message_id:int}")
+async def update_message(
     service_name: str,
     message_id: int,
-    body: CreateSendingRequest,
+    body: UpdateMessageRequest,
     conn: Conn,
-    caller: Annotated[Caller, Depends(require(permits.SENDINGS_CREATE))],
+    caller: Annotated[Caller, Depends(require(permits.MESSAGES_UPDATE))],
 ) -> JsonResponse:
-    """Create Sending of an existing message."""
-    sending = await service.create_sending(conn, caller, service_of(caller, service_name), message_id, body.sending)
-    return JsonResponse({"sending": sending}, status_code=201)
+    """Update Message: partial; null clears; channels replaced by type."""
+    message = await service.update_message(conn, caller, service_of(caller, service_name), message_id, body.message)
+    return JsonResponse({"message": message})
+
+
+@router.put("/{service_name}/{message_id:int}/duplicate", status_code=201)
+async def duplicate_message(
+    service_name: str,
+    message_id: int,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.MESSAGES_CREATE))],
+) -> JsonResponse:
+    """Duplicate Message (without its sendings)."""
+    message = await service.duplicate_message(conn, caller, service_of(caller, service_name), message_id)
+    return JsonResponse({"message": message}, status_code=201)
+
+
+@router.delete("/{service_name}/{message_id:int}")
+async def delete_message(
+    service_name: str,
+    message_id: int,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.MESSAGES_DESTROY))],
+) -> JsonResponse:
+    """Delete Message, with its sendings; executing ones are cancelled."""
+    message = await service.delete_message(conn, caller, service_of(caller, service_name), message_id)
+    return JsonResponse({"message": message})
+
+
+@router.get("/{service_name}/{message_id:int}/sendings")
+async def list_message_sendings(
+    service_name: str,
+    message_id: int,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.SENDINGS_GET))],
+    per_page: PerPage = 100,
+    page_no: PageNo = 1,
+) -> JsonResponse:
+    """List Message Sendings."""
+    page = await sendings.list_message_sendings(
+        conn, caller, service_of(caller, service_name), message_id, per_page, page_no
+    )
+    return JsonResponse(page)

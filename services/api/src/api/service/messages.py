@@ -1,16 +1,42 @@
-"""What the API decides: creating messages and sendings, and reading them back in the spec's shapes."""
+"""Messages: create (with a first sending), show, list, update, duplicate, delete, overview."""
 
 from typing import Any
 
 from api import checks, views
 from api.auth import Caller
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
-from api.permits import SENDINGS_SET_PRIORITY, SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
+from api.permits import SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
 from api.repository import messages as repository
-from api.schemas import ChannelPayload, MessagePayload, SendingPayload
+from api.schemas import ChannelPayload, MessagePayload, MessageUpdate
+from api.service import sendings
+from api.service.templates import check_wrapper
 from shared.db import Conn
-from shared.domain import MessageId, SendingId, SendingStatus
-from shared.formats import utcnow
+from shared.domain import MessageId
+
+
+async def _template_of(
+    conn: Conn, caller: Caller, tree: ErrorTree, path: list[str | int], channel: ChannelPayload
+) -> dict[str, Any]:
+    """The channel's template: an inline definition checked, or a stored one copied in."""
+    choice = channel.template
+    assert choice is not None
+    template: dict[str, Any] = {"type": "plain", "content": {}, "wrapper_id": None}
+    if choice.type == "inline":
+        if choice.definition is None:
+            tree.add([*path, "definition"], None, "presence", "must be present")
+        else:
+            checks.check_template_definition(tree, [*path, "definition"], channel.type, choice.definition)
+            template = choice.definition.model_dump()
+    else:
+        stored = None if choice.id is None else await repository.get_stored_template(conn, caller.lc_id, choice.id)
+        if stored is None:
+            tree.add([*path, "id"], choice.id, "template_does_not_exist", "template does not exist")
+        else:
+            template = {"type": stored["type"], "content": stored["content"], "wrapper_id": stored["wrapper_id"]}
+    if template["wrapper_id"] is not None:
+        await check_wrapper(conn, caller.lc_id, tree, [*path, "definition", "wrapper_id"], template["type"],
+                            template["wrapper_id"])  # fmt: skip
+    return template
 
 
 async def _channel_fields(
@@ -20,188 +46,172 @@ async def _channel_fields(
     path: list[str | int],
     channel: ChannelPayload,
     lc_channels: dict[str, Any],
+    current: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The stored form of one channel: its template copied in, its attributes defaulted from the LC."""
+    """The stored form of one channel given: attributes left out keep the `current` channel's (when
+    updating) or default to the LC's messaging settings (when creating)."""
     lc_channel = lc_channels.get(channel.type)
     if lc_channel is None:
         tree.add([*path, "type"], channel.type, "not_configured", f"{channel.type} is not configured for this LC")
         lc_channel = {}
-    template: dict[str, Any] = {"type": "plain", "content": {}, "wrapper_id": None}
-    choice = channel.template
-    if choice.type == "inline":
-        if choice.definition is None:
-            tree.add([*path, "template", "definition"], None, "presence", "must be present")
-        else:
-            checks.check_template_definition(tree, [*path, "template", "definition"], channel.type, choice.definition)
-            template = choice.definition.model_dump()
+    fields: dict[str, Any] = {"type": channel.type, "sender": None, "from_email": None, "from_name": None}
+    if channel.template is not None:
+        fields["template"] = await _template_of(conn, caller, tree, [*path, "template"], channel)
+    elif current is not None:
+        fields["template_id"] = current["template_id"]
     else:
-        stored = None if choice.id is None else await repository.get_stored_template(conn, caller.lc_id, choice.id)
-        if stored is None:
-            tree.add([*path, "template", "id"], choice.id, "template_does_not_exist", "template does not exist")
-        else:
-            template = {"type": stored["type"], "content": stored["content"], "wrapper_id": stored["wrapper_id"]}
-    if (
-        template["wrapper_id"] is not None
-        and await repository.get_stored_template(conn, caller.lc_id, template["wrapper_id"]) is None
-    ):
-        tree.add(
-            [*path, "template", "definition", "wrapper_id"],
-            template["wrapper_id"],
-            "template_does_not_exist",
-            "wrapper template does not exist",
+        tree.add([*path, "template"], None, "presence", "must be present")
+    if channel.type == "sms":
+        keep = current is not None and channel.sender is None
+        fields["sender"] = (
+            current["sender"] if keep and current else checks.resolve_sender(tree, path, channel, lc_channel)
         )
-    return {
-        "type": channel.type,
-        "template": template,
-        "sender": checks.resolve_sender(tree, path, channel, lc_channel) if channel.type == "sms" else None,
-        "from_email": (channel.from_email or lc_channel.get("from_email")) if channel.type == "email" else None,
-        "from_name": (channel.from_name or lc_channel.get("from_name")) if channel.type == "email" else None,
-    }
+    elif channel.type == "email":
+        defaults = current or lc_channel
+        fields["from_email"] = channel.from_email or defaults.get("from_email")
+        fields["from_name"] = channel.from_name or defaults.get("from_name")
+    return fields
 
 
-def _sending_fields(
-    caller: Caller, tree: ErrorTree, path: list[str | int], payload: SendingPayload, channel_types: list[str]
-) -> dict[str, Any]:
-    """The stored form of a sending: status and time from its schedule, its inline recipients."""
-    if payload.priority is not None and not caller.may(SENDINGS_SET_PRIORITY):
-        raise Forbidden(f"Missing permit {SENDINGS_SET_PRIORITY} to set priority")
-    now = utcnow()
-    for index, channel_type in enumerate(payload.channels_preference or []):
-        if channel_type not in channel_types:
-            tree.add(
-                [*path, "channels_preference", index],
-                channel_type,
-                "inclusion",
-                "is not one of the message's channels",
-                {"in": channel_types},
-            )
-    if payload.audience is not None:
-        tree.add(
-            [*path, "audience"],
-            payload.audience.model_dump(exclude_none=True),
-            "not_configured",
-            "audiences are not available yet; use inline recipients",
-        )
-    if payload.audience is None and not payload.recipients:
-        tree.add(
-            [*path, "base"],
-            None,
-            "sending_must_have_audience_or_recipients",
-            "sending must have audience or recipients",
-        )
-    checks.check_recipients(tree, [*path, "recipients"], payload.recipients or [], channel_types)
-    scheduled_at = None
-    if payload.schedule is not None:
-        checks.check_schedule(tree, [*path, "schedule"], payload.schedule, now)
-        if not tree:
-            scheduled_at = checks.schedule_time(payload.schedule, now)
-    draft = payload.draft or payload.schedule is None
-    return {
-        "status": SendingStatus.DRAFT if draft else SendingStatus.SCHEDULED,
-        "draft": payload.draft,
-        "priority": payload.priority,
-        "channels_preference": payload.channels_preference,
-        "properties": payload.properties,
-        "scheduled_at": scheduled_at,
-        "scheduled_with": payload.schedule.model_dump(by_alias=True, exclude_unset=True, mode="json")
-        if payload.schedule
-        else None,
-        "prescheduled": bool(payload.schedule and payload.schedule.prescheduled),
-        "recipients": [r.model_dump() for r in payload.recipients or []],
-    }
-
-
-async def _insert_sending(conn: Conn, caller: Caller, message_id: MessageId, fields: dict[str, Any]) -> SendingId:
-    sending_id = await repository.insert_sending(conn, caller.lc_id, message_id, fields)
-    if fields["status"] == SendingStatus.SCHEDULED:
-        await repository.notify_sendings_due(conn)
-    return sending_id
-
-
-async def create_message(conn: Conn, caller: Caller, service: Service, payload: MessagePayload) -> dict[str, Any]:
-    """Store a message with its channels (and its first sending) in one transaction; 422 on any error."""
-    tree = ErrorTree()
-    if payload.campaign_id is not None and service.name != "campaigns":
-        tree.add(
-            ["message", "campaign_id"],
-            payload.campaign_id,
-            "is_relevant_only_for_campaign_service",
-            "is relevant only for the campaigns service",
-        )
-    if "marketing" in payload.model_fields_set and not caller.may(SENDINGS_WITHOUT_CONSENTS_CHECKS):
-        raise Forbidden(f"Missing permit {SENDINGS_WITHOUT_CONSENTS_CHECKS} to set marketing")
-    types = [c.type for c in payload.channels]
+async def _channels(
+    conn: Conn,
+    caller: Caller,
+    tree: ErrorTree,
+    channels: list[ChannelPayload],
+    current: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The stored form of every channel given (merged into the `current` ones by type); types must be unique."""
+    types = [c.type for c in channels]
     if len(set(types)) != len(types):
         tree.add(["message", "channels", "base"], types, "types_must_be_unique", "channel types must be unique")
     lc_settings = await repository.get_loyalty_club_settings(conn, caller.lc_id)
     lc_channels = lc_settings.get("channels") or {}
-    channels = [
-        await _channel_fields(conn, caller, tree, ["message", "channels", i], c, lc_channels)
-        for i, c in enumerate(payload.channels)
+    return [
+        await _channel_fields(
+            conn, caller, tree, ["message", "channels", i], c, lc_channels, (current or {}).get(c.type)
+        )
+        for i, c in enumerate(channels)
     ]
-    sending = _sending_fields(caller, tree, ["message", "sending"], payload.sending, types) if payload.sending else None
-    if tree:
-        raise InvalidParameters(tree)
+
+
+def _check_message_fields(
+    caller: Caller, service: Service, tree: ErrorTree, payload: MessagePayload | MessageUpdate
+) -> None:
+    if payload.campaign_id is not None and service.name != "campaigns":
+        tree.add(["message", "campaign_id"], payload.campaign_id, "is_relevant_only_for_campaign_service",
+                 "is relevant only for the campaigns service")  # fmt: skip
+    if "marketing" in payload.model_fields_set and not caller.may(SENDINGS_WITHOUT_CONSENTS_CHECKS):
+        raise Forbidden(f"Missing permit {SENDINGS_WITHOUT_CONSENTS_CHECKS} to set marketing")
+
+
+async def create_message(conn: Conn, caller: Caller, service: Service, payload: MessagePayload) -> dict[str, Any]:
+    """Store a message with its channels (and its first sending) in one transaction; 422 on any error."""
     async with conn.transaction():
+        tree = ErrorTree()
+        _check_message_fields(caller, service, tree, payload)
+        channels = await _channels(conn, caller, tree, payload.channels)
+        sending = None
+        if payload.sending is not None:
+            types = [c.type for c in payload.channels]
+            sending = await sendings.resolve_sending_fields(
+                conn, caller, tree, ["message", "sending"], payload.sending, types
+            )
+        if tree:
+            raise InvalidParameters(tree)
         message_id = await repository.insert_message(conn, caller.lc_id, service.name, payload.model_dump())
         for position, channel in enumerate(channels):
             await repository.insert_channel(conn, caller.lc_id, message_id, position, channel)
         if sending is not None:
-            await _insert_sending(conn, caller, message_id, sending)
+            await sendings.insert_sending(conn, caller, message_id, sending)
     return await show_message(conn, caller, service, message_id)
 
 
+async def message_views(conn: Conn, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Full message bodies for a page of messages, with two queries for the whole page."""
+    ids = [m["id"] for m in messages]
+    channels = await repository.get_channels(conn, ids)
+    summaries = await repository.get_sendings_summaries(conn, ids)
+    return [views.message_view(m, channels[m["id"]], summaries[m["id"]]) for m in messages]
+
+
+async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+    message = await repository.get_message(conn, caller.lc_id, service.name, message_id)
+    if message is None:
+        raise NotFound("Message not found")
+    return message
+
+
 async def show_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
-    message = await repository.get_message(conn, caller.lc_id, service.name, message_id)
-    if message is None:
-        raise NotFound("Message not found")
-    channels = await repository.get_channels(conn, message["id"])
-    summary = await repository.get_message_sendings_summary(conn, message["id"])
-    return views.message_view(message, channels, summary)
+    [view] = await message_views(conn, [await _message_or_404(conn, caller, service, message_id)])
+    return view
 
 
-async def create_sending(
-    conn: Conn, caller: Caller, service: Service, message_id: int, payload: SendingPayload
+async def list_messages(
+    conn: Conn, caller: Caller, service: Service, filters: dict[str, Any], per_page: int, page_no: int
 ) -> dict[str, Any]:
-    """Schedule a sending of an existing message of this service and LC (404 otherwise)."""
-    message = await repository.get_message(conn, caller.lc_id, service.name, message_id)
-    if message is None:
-        raise NotFound("Message not found")
-    types = [c["type"] for c in await repository.get_channels(conn, message["id"])]
-    tree = ErrorTree()
-    fields = _sending_fields(caller, tree, ["sending"], payload, types)
-    if tree:
-        raise InvalidParameters(tree)
-    async with conn.transaction():
-        sending_id = await _insert_sending(conn, caller, message["id"], fields)
-    return await show_sending(conn, caller, service, sending_id)
-
-
-async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
-    sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
-    if sending is None:
-        raise NotFound("Sending not found")
-    recipients = await repository.get_sending_recipients(conn, sending["id"])
-    counts = await repository.count_sending_dispatches(conn, sending["id"])
-    return views.sending_view(sending, recipients, counts)
-
-
-async def list_sending_dispatches(
-    conn: Conn,
-    caller: Caller,
-    service: Service,
-    sending_id: int,
-    filters: dict[str, Any],
-    per_page: int,
-    page_no: int,
-) -> dict[str, Any]:
-    sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
-    if sending is None:
-        raise NotFound("Sending not found")
-    rows, total = await repository.list_sending_dispatches(
-        conn, sending["id"], filters, per_page, (page_no - 1) * per_page
+    rows, total = await repository.list_messages(
+        conn, caller.lc_id, service.name, filters, per_page, (page_no - 1) * per_page
     )
     return {
-        "dispatches": [views.dispatch_view(r) for r in rows],
+        "messages": await message_views(conn, rows),
         "pagination_info": views.pagination_info(total, per_page, page_no),
     }
+
+
+async def update_message(
+    conn: Conn, caller: Caller, service: Service, message_id: int, payload: MessageUpdate
+) -> dict[str, Any]:
+    """Partial update; channels given replace the message's channels of the same type; sendings untouched."""
+    async with conn.transaction():
+        message = await _message_or_404(conn, caller, service, message_id)
+        tree = ErrorTree()
+        _check_message_fields(caller, service, tree, payload)
+        given = payload.model_fields_set
+        for required in ("name", "shorten_urls", "track_in_shortener", "channels"):
+            if required in given and getattr(payload, required) is None:
+                tree.add(["message", required], None, "presence", "cannot be cleared")
+        existing = {c["type"]: c for c in (await repository.get_channels(conn, [message["id"]]))[message["id"]]}
+        channels = await _channels(conn, caller, tree, payload.channels, existing) if payload.channels else []
+        if tree:
+            raise InvalidParameters(tree)
+        await repository.update_message(conn, message["id"], {k: getattr(payload, k) for k in given})
+        for channel in channels:
+            await repository.replace_channel(conn, caller.lc_id, message["id"], channel)
+    return await show_message(conn, caller, service, message_id)
+
+
+async def duplicate_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+    """A copy named "<name> (copy)" with the same flags and channels (templates copied), without sendings."""
+    async with conn.transaction():
+        message = await _message_or_404(conn, caller, service, message_id)
+        fields = {**message, "name": f"{message['name']} (copy)"}
+        copy_id = await repository.insert_message(conn, caller.lc_id, service.name, fields)
+        for position, channel in enumerate((await repository.get_channels(conn, [message["id"]]))[message["id"]]):
+            template = {"type": channel["template_type"], "content": channel["content"],
+                        "wrapper_id": channel["wrapper_id"]}  # fmt: skip
+            await repository.insert_channel(conn, caller.lc_id, copy_id, position, {**channel, "template": template})
+    return await show_message(conn, caller, service, copy_id)
+
+
+async def delete_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+    """Soft delete with its sendings; executing ones are cancelled first. Returns the message as it was."""
+    async with conn.transaction():
+        view = await show_message(conn, caller, service, message_id)
+        await repository.soft_delete_message(conn, MessageId(view["id"]))
+    return view
+
+
+async def overview(conn: Conn, caller: Caller, service: Service) -> dict[str, Any]:
+    """Messages per aggregated sendings status, and dispatch totals by transmission and delivery status."""
+    raw = await repository.get_overview(conn, caller.lc_id, service.name)
+    messages = {status: raw["messages"].get(status, 0) for status in ("draft", "scheduled", "finished")}
+    transmission = dict.fromkeys(("scheduled", "transmitted", "failed"), 0)
+    delivery = dict.fromkeys(("pending", "delivered", "failed"), 0)
+    for row in raw["dispatches"]:
+        transmission[row["transmission_status"]] += row["n"]
+        delivery[row["delivery_status"]] += row["n"]
+    return {
+        "messages": {**messages, "total": sum(messages.values())},
+        "dispatches": {"total": sum(transmission.values()), "transmission_status": transmission,
+                       "delivery_status": delivery},
+    }  # fmt: skip

@@ -1,0 +1,244 @@
+"""ASGI middleware of the API: Idempotency-Key on POST (spec §1.4) and the per-LC rate limit.
+
+Both work on the raw request, before routing: they need only headers, path and body.
+"""
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import Conn
+
+log = structlog.get_logger(__name__)
+
+IDEMPOTENCY_HEADER = b"idempotency-key"
+MAX_KEY_LENGTH = 255
+# A first request still "running" after this long is taken for dead (its process crashed): retry allowed.
+RUNNING_LEASE_SECONDS = 120
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it is larger than `limit`."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass
+class BodyLimitMiddleware:
+    """413 `{"error": ...}` for a body over the limit, before anything parses it; the rest get it replayed."""
+
+    app: ASGIApp
+    max_body_bytes: int
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        body = None if declared and declared.isdigit() and int(declared) > self.max_body_bytes else (
+            await _read_body(receive, self.max_body_bytes)
+        )  # fmt: skip
+        if body is None:
+            await _json(send, 413, {"error": f"Request body larger than {self.max_body_bytes} bytes"})
+            return
+        await self.app(scope, _replay(body), send)
+
+
+@dataclass
+class IdempotencyMiddleware:
+    """Same key + same request within 24 h ⇒ the stored answer; other request ⇒ 422; still running ⇒ 409.
+
+    Keys are scoped per LC and token. Answers of 5xx are not stored, so the client may retry.
+    """
+
+    app: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, IDEMPOTENCY_HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            await _json(send, 422, {"error": f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"})
+            return
+        body = await _read_body(receive, limit=2**62)  # already bounded by BodyLimitMiddleware
+        assert body is not None
+        owner = hashlib.sha256(
+            "\0".join(
+                _header(scope, h) or "" for h in (b"x-loyalty-club-slug", b"x-client-authorization", b"authorization")
+            ).encode()
+        ).digest()
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).digest()
+        pool = scope["app"].state.runtime.pool
+        async with pool.acquire() as conn:
+            stored = await _claim(conn, owner, key, fingerprint)
+        if stored is None:
+            await self._run_and_store(scope, body, send, pool, owner, key)
+        elif stored["fingerprint"] != fingerprint:
+            await _json(send, 422, {"error": "Idempotency-Key was already used with a different request"})
+        elif stored["status"] is None:
+            await _json(send, 409, {"error": "A request with this Idempotency-Key is still in progress"})
+        else:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": stored["status"],
+                    "headers": [(b"content-type", stored["content_type"].encode()), (b"idempotent-replayed", b"true")],
+                }
+            )
+            await send({"type": "http.response.body", "body": stored["body"]})
+
+    async def _run_and_store(self, scope: Scope, body: bytes, send: Send, pool: Any, owner: bytes, key: str) -> None:
+        """Run the request, store its answer, and only then send it: once the client has it, the key is settled."""
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        try:
+            await self.app(scope, _replay(body), capture)
+        finally:
+            start = next((m for m in messages if m["type"] == "http.response.start"), None)
+            status = start["status"] if start else 500
+            async with pool.acquire() as conn:
+                if status >= 500:
+                    await conn.execute("DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2", owner, key)
+                else:
+                    assert start is not None
+                    content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode()
+                    payload = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+                    await conn.execute(
+                        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5, completed_at = now() "
+                        "WHERE owner = $1 AND key = $2",
+                        owner,
+                        key,
+                        status,
+                        content_type,
+                        payload,
+                    )
+        for message in messages:
+            await send(message)
+
+
+async def _claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes) -> dict[str, Any] | None:
+    """None when this request now owns the key; else the row of the request that owns it."""
+    claimed = await conn.fetchval(
+        "INSERT INTO idempotency_keys (owner, key, fingerprint) VALUES ($1, $2, $3) "
+        "ON CONFLICT (owner, key) DO UPDATE SET fingerprint = excluded.fingerprint, status = NULL, body = NULL, "
+        "content_type = NULL, created_at = now(), completed_at = NULL "
+        "WHERE idempotency_keys.created_at < now() - interval '24 hours' OR (idempotency_keys.status IS NULL "
+        "AND idempotency_keys.created_at < now() - make_interval(secs => $4)) RETURNING true",
+        owner,
+        key,
+        fingerprint,
+        RUNNING_LEASE_SECONDS,
+    )
+    if claimed:
+        return None
+    row = await conn.fetchrow(
+        "SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE owner = $1 AND key = $2",
+        owner,
+        key,
+    )
+    return dict(row) if row else None
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class RateLimitMiddleware:
+    """A token bucket per LC (by its slug header) in this process: `rate` requests/s, bursts of `burst`."""
+
+    app: ASGIApp
+    rate: float
+    burst: int
+    max_tracked: int = 10_000
+
+    def __post_init__(self) -> None:
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    def _take(self, slug: str) -> float:
+        """0 when a request may pass now, else the seconds until it may."""
+        now = time.monotonic()
+        bucket = self._buckets.pop(slug, None) or _Bucket(tokens=self.burst, at=now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.at = now
+        self._buckets[slug] = bucket  # most recently used last; the oldest is dropped past max_tracked
+        if len(self._buckets) > self.max_tracked:
+            self._buckets.popitem(last=False)
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        slug = _header(scope, b"x-loyalty-club-slug") if scope["type"] == "http" else None
+        if slug is not None and scope["path"].startswith("/v1/"):
+            wait = self._take(slug)
+            if wait > 0:
+                retry_after = str(max(1, math.ceil(wait))).encode()
+                await _json(
+                    send, 429, {"error": "Rate limit exceeded for this loyalty club"}, [(b"retry-after", retry_after)]
+                )
+                return
+        await self.app(scope, receive, send)

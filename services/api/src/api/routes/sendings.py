@@ -1,0 +1,94 @@
+"""Sendings and their dispatches: endpoints 9-14 of spec §2."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+
+from api import permits
+from api.auth import Caller, require, service_of
+from api.http import JsonResponse
+from api.routes.deps import Conn, PageNo, PerPage
+from api.schemas import CreateSendingRequest, UpdateSendingRequest
+from api.service import sendings as service
+
+router = APIRouter(prefix="/v1/messages", tags=["sendings"])
+SendingsGet = Annotated[Caller, Depends(require(permits.SENDINGS_GET))]
+SendingsUpdate = Annotated[Caller, Depends(require(permits.SENDINGS_UPDATE))]
+
+
+@router.post("/{service_name}/{message_id:int}/sendings", status_code=201)
+async def create_sending(
+    service_name: str,
+    message_id: int,
+    body: CreateSendingRequest,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.SENDINGS_CREATE))],
+) -> JsonResponse:
+    """Create Sending of an existing message."""
+    sending = await service.create_sending(conn, caller, service_of(caller, service_name), message_id, body.sending)
+    return JsonResponse({"sending": sending}, status_code=201)
+
+
+@router.get("/{service_name}/sendings/{sending_id:int}")
+async def show_sending(service_name: str, sending_id: int, conn: Conn, caller: SendingsGet) -> JsonResponse:
+    """Show Sending, with its dispatch ledger in `stats`."""
+    sending = await service.show_sending(conn, caller, service_of(caller, service_name), sending_id)
+    return JsonResponse({"sending": sending})
+
+
+@router.put("/{service_name}/sendings/{sending_id:int}")
+async def update_sending(
+    service_name: str, sending_id: int, body: UpdateSendingRequest, conn: Conn, caller: SendingsUpdate
+) -> JsonResponse:
+    """Update Sending: only draft or scheduled ones (405 otherwise); `schedule: null` makes it a draft."""
+    sending = await service.update_sending(conn, caller, service_of(caller, service_name), sending_id, body.sending)
+    return JsonResponse({"sending": sending})
+
+
+@router.put("/{service_name}/sendings/{sending_id:int}/cancel")
+async def cancel_sending(service_name: str, sending_id: int, conn: Conn, caller: SendingsUpdate) -> JsonResponse:
+    """Cancel Sending: scheduled or executing ones (405 otherwise)."""
+    sending = await service.cancel_sending(conn, caller, service_of(caller, service_name), sending_id)
+    return JsonResponse({"sending": sending})
+
+
+@router.get("/{service_name}/sendings/{sending_id:int}/dispatches")
+async def list_sending_dispatches(
+    service_name: str,
+    sending_id: int,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.DISPATCHES_LIST))],
+    per_page: PerPage = 100,
+    page_no: PageNo = 1,
+    transmission_status: Literal["scheduled", "transmitted", "failed"] | None = None,
+    delivery_status: Literal["pending", "delivered", "failed"] | None = None,
+    member_id: int | None = None,
+    msisdn: str | None = None,
+    email: str | None = None,
+    app_token: str | None = None,
+) -> JsonResponse:
+    """List Sending Dispatches, filtered and paginated."""
+    filters: dict[str, Any] = {
+        "transmission_status": transmission_status, "delivery_status": delivery_status, "member_id": member_id,
+        "msisdn": msisdn, "email": email, "app_token": app_token,
+    }  # fmt: skip
+    page = await service.list_sending_dispatches(
+        conn, caller, service_of(caller, service_name), sending_id, filters, per_page, page_no
+    )
+    return JsonResponse(page)
+
+
+@router.get("/{service_name}/sendings/{sending_id:int}/dispatches/members")
+async def list_sending_members(
+    service_name: str,
+    sending_id: int,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.DISPATCHES_MEMBERS_INDEX))],
+    per_page: PerPage = 100,
+    page_no: PageNo = 1,
+) -> JsonResponse:
+    """List Sending Members: the distinct members the sending reached."""
+    page = await service.list_sending_members(
+        conn, caller, service_of(caller, service_name), sending_id, per_page, page_no
+    )
+    return JsonResponse(page)

@@ -1,0 +1,103 @@
+"""Standalone templates and bee templates: endpoints 17-24 of spec §2.
+
+Included before the messages router: its `/v1/messages/{service_name}` would otherwise take
+`POST /v1/messages/templates` for a message of a service named "templates".
+"""
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query
+
+from api import permits
+from api.auth import Caller, require
+from api.http import JsonResponse
+from api.routes.deps import PageNo, PerPage, connection
+from api.service import templates as service
+
+router = APIRouter(prefix="/v1/messages", tags=["templates"])
+Conn = Annotated[asyncpg.Connection, Depends(connection)]
+TypeFilter = Annotated[str | None, Query(alias="type")]
+
+
+@router.get("/templates")
+async def list_templates(
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.TEMPLATES_LIST))],
+    per_page: PerPage = 100,
+    page_no: PageNo = 1,
+    template_type: TypeFilter = None,
+    search: str | None = None,
+) -> JsonResponse:
+    """List Templates, filtered by type and by text in name or content."""
+    filters = {"type": template_type, "search": search}
+    return JsonResponse(await service.list_templates(conn, caller.lc_id, filters, per_page, page_no))
+
+
+@router.post("/templates", status_code=201)
+async def create_template(
+    body: service.CreateTemplateRequest,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.TEMPLATES_CREATE))],
+) -> JsonResponse:
+    """Create Template."""
+    template = await service.create_template(conn, caller.lc_id, body.template)
+    return JsonResponse({"template": template}, status_code=201)
+
+
+@router.get("/templates/{template_id:int}")
+async def show_template(
+    template_id: int, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
+) -> JsonResponse:
+    """Show Template."""
+    return JsonResponse({"template": await service.show_template(conn, caller.lc_id, template_id)})
+
+
+@router.put("/templates/{template_id:int}")
+async def update_template(
+    template_id: int,
+    body: service.UpdateTemplateRequest,
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.TEMPLATES_UPDATE))],
+) -> JsonResponse:
+    """Update Template: the keys given, nothing else."""
+    template = await service.update_template(conn, caller.lc_id, template_id, body.template)
+    return JsonResponse({"template": template})
+
+
+@router.delete("/templates/{template_id:int}")
+async def destroy_template(
+    template_id: int, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_DESTROY))]
+) -> JsonResponse:
+    """Destroy Template (soft); 405 while a live template uses it as its wrapper."""
+    return JsonResponse({"template": await service.destroy_template(conn, caller.lc_id, template_id)})
+
+
+@router.get("/bee_templates")
+async def list_bee_templates(
+    conn: Conn,
+    caller: Annotated[Caller, Depends(require(permits.TEMPLATES_LIST))],
+    per_page: PerPage = 100,
+    page_no: PageNo = 1,
+    tag: str | None = None,
+    search: str | None = None,
+) -> JsonResponse:
+    """List Bee Templates, filtered by tag and by text in name or content."""
+    filters = {"tag": tag, "search": search}
+    return JsonResponse(await service.list_bee_templates(conn, caller.lc_id, filters, per_page, page_no))
+
+
+@router.get("/bee_templates/tags")
+async def list_bee_template_tags(
+    conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_LIST))]
+) -> JsonResponse:
+    """List Bee Template Tags of the LC."""
+    return JsonResponse({"tags": await service.list_bee_tags(conn, caller.lc_id)})
+
+
+@router.get("/bee_templates/{template_id:int}")
+async def show_bee_template(
+    template_id: int, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
+) -> JsonResponse:
+    """Show Bee Template."""
+    return JsonResponse({"bee_template": await service.show_bee_template(conn, caller.lc_id, template_id)})

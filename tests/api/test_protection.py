@@ -1,0 +1,108 @@
+"""What protects the API and its data: Idempotency-Key, body limits, rate limits, hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.api.conftest import Api
+
+SMS = {"type": "sms", "template": {"type": "inline", "definition": {"type": "plain", "content": {"body": "Hi"}}}}
+
+
+def message(name: str) -> dict[str, Any]:
+    return {"message": {"name": name, "channels": [SMS]}}
+
+
+async def count_messages(api: Api, headers: dict[str, str]) -> int:
+    code, page = await api.call("GET", "/v1/messages/generic", headers)
+    assert code == 200
+    total: int = page["pagination_info"]["total_count"]
+    return total
+
+
+async def test_a_repeated_post_with_the_same_idempotency_key_creates_one_message(api: Api) -> None:
+    headers = await api.tenant()
+    key = {"Idempotency-Key": "create-once"}
+    first = await api.call("POST", "/v1/messages/generic", headers, message("Once"), key)
+    second = await api.call("POST", "/v1/messages/generic", headers, message("Once"), key)
+    assert first[0] == 201
+    assert second == first
+    assert await count_messages(api, headers) == 1
+    different = await api.call("POST", "/v1/messages/generic", headers, message("Other"), key)
+    assert different == (422, {"error": "Idempotency-Key was already used with a different request"})
+    assert await count_messages(api, headers) == 1
+
+
+async def test_concurrent_posts_with_one_key_run_once(api: Api) -> None:
+    headers = await api.tenant()
+    key = {"Idempotency-Key": "race"}
+    answers = await asyncio.gather(
+        *(api.call("POST", "/v1/messages/generic", headers, message("Race"), key) for _ in range(8))
+    )
+    assert {code for code, _ in answers} <= {201, 409}
+    created = {body["message"]["id"] for code, body in answers if code == 201}
+    assert len(created) == 1
+    assert await count_messages(api, headers) == 1
+
+
+async def test_idempotency_keys_are_scoped_per_lc(api: Api) -> None:
+    first, second = await api.tenant(), await api.tenant()
+    key = {"Idempotency-Key": "shared-key"}
+    assert (await api.call("POST", "/v1/messages/generic", first, message("A"), key))[0] == 201
+    assert (await api.call("POST", "/v1/messages/generic", second, message("A"), key))[0] == 201
+    assert await count_messages(api, first) == 1
+    assert await count_messages(api, second) == 1
+
+
+async def test_a_failed_request_is_replayed_as_the_same_failure(api: Api) -> None:
+    headers = await api.tenant()
+    key = {"Idempotency-Key": "bad"}
+    bad = {"message": {"name": "", "channels": [SMS]}}
+    first = await api.call("POST", "/v1/messages/generic", headers, bad, key)
+    assert first[0] == 422
+    assert await api.call("POST", "/v1/messages/generic", headers, bad, key) == first
+
+
+async def test_a_body_over_the_limit_is_refused_before_parsing(api: Api) -> None:
+    headers = await api.tenant()
+    huge = b'{"message": {"name": "' + b"x" * (6 * 1024 * 1024) + b'"}}'
+    code, body = await api.call("POST", "/v1/messages/generic", headers, huge)
+    assert (code, body) == (413, {"error": "Request body larger than 5242880 bytes"})
+    code, body = await api.call("POST", "/v1/messages/generic", headers, huge, {"Idempotency-Key": "huge"})
+    assert code == 413
+    assert await count_messages(api, headers) == 0
+
+
+async def test_hostile_bodies_get_a_4xx_and_the_service_stays_healthy(api: Api) -> None:
+    headers = await api.tenant()
+    nested = b'{"message": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    cases: list[tuple[bytes | dict[str, Any], int]] = [
+        (nested, 400),
+        (b'{"message": {"name": "\xff\xfe"}}', 400),
+        (b"", 400),
+        (b"[]", 422),
+        ({"message": {"name": "x", "channels": [SMS], "status": "transmitted", "id": 1}}, 422),
+        ({"message": {"name": "x", "channels": [{**SMS, "template": {"type": "inline", "definition": {
+            "type": "plain", "content": {"body": "{% for i in (1..100000000) %}{{ i }}{% endfor %}"}}}}]}}, 422),
+    ]  # fmt: skip
+    for body, expected in cases:
+        code, _ = await api.call("POST", "/v1/messages/generic", headers, body)
+        assert code == expected, str(body)[:80]
+    code, _ = await api.call("GET", "/healthz", {})
+    assert code == 200
+
+
+async def test_an_lc_over_its_rate_gets_429_with_retry_after_and_others_do_not(api: Api) -> None:
+    noisy, quiet = await api.tenant(), await api.tenant()
+
+    async def get() -> tuple[int, str | None, Any]:
+        async with api.http.get(api.url + "/v1/messages/generic", headers=noisy) as response:
+            return response.status, response.headers.get("Retry-After"), await response.json()
+
+    answers = await asyncio.gather(*(get() for _ in range(150)))
+    limited = [(retry_after, body) for code, retry_after, body in answers if code == 429]
+    assert limited, "150 requests at once exceed the burst of 100"
+    assert all(body == {"error": "Rate limit exceeded for this loyalty club"} for _, body in limited)
+    assert all(retry_after is not None and int(retry_after) >= 1 for retry_after, _ in limited)
+    assert (await api.call("GET", "/v1/messages/generic", quiet))[0] == 200
