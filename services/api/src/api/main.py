@@ -10,7 +10,7 @@ from api.config import ApiSettings
 from api.errors import install_error_handlers
 from api.http import JsonResponse
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
-from api.routes import health, messages, sendings, templates
+from api.routes import bulks, health, messages, sendings, templates
 from shared.logging import configure_logging
 from shared.runtime import open_runtime
 
@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.include_router(health.router)
+    app.include_router(bulks.router)
     app.include_router(sendings.router)
     app.include_router(templates.router)
     app.include_router(messages.router)

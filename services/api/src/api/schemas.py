@@ -204,3 +204,17 @@ class SendingUpdate(Payload):
 
 class UpdateSendingRequest(Payload):
     sending: SendingUpdate
+
+
+MAX_BULK_OPERATIONS = 10
+
+
+class BulkOperation(Payload):
+    type: Annotated[str, one_of("create", "update", "delete")]
+    entity: Annotated[str, one_of("message", "sending")]
+    params: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any] | None = None
+
+
+class BulkRequest(Payload):
+    operations: list[BulkOperation] = Field(min_length=1, max_length=MAX_BULK_OPERATIONS)
