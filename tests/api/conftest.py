@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -61,22 +62,17 @@ class Api:
             return response.status, orjson.loads(text) if text else None
 
 
-@pytest.fixture(scope="session")
-async def api(template_database: str, kafka_bootstrap: str) -> AsyncIterator[Api]:
-    """One api server for the API tests; each test isolates itself in LCs of its own."""
-    database_url = await create_test_database(template_database)
+@contextlib.asynccontextmanager
+async def serve_api(database_url: str, kafka: str, **settings: Any) -> AsyncIterator[Api]:
+    """An api server on 127.0.0.1 (uvicorn in this loop) for as long as the context lasts."""
     port = free_port()
-    settings = ApiSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap, api_port=port)
+    config = ApiSettings(database_url=database_url, kafka_bootstrap_servers=kafka, api_port=port, **settings)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
+            create_app(config), host="127.0.0.1", port=port, log_config=None, access_log=False,
             timeout_graceful_shutdown=5,
         )
-    )
+    )  # fmt: skip
     serving = asyncio.create_task(server.serve())
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5, init=init_connection)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -93,4 +89,20 @@ async def api(template_database: str, kafka_bootstrap: str) -> AsyncIterator[Api
         server.should_exit = True
         await serving
         await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def api_database(template_database: str) -> AsyncIterator[str]:
+    """The database the API tests share; each test isolates itself in LCs of its own."""
+    database_url = await create_test_database(template_database)
+    try:
+        yield database_url
+    finally:
         await drop_database(template_database, database_url)
+
+
+@pytest.fixture(scope="session")
+async def api(api_database: str, kafka_bootstrap: str) -> AsyncIterator[Api]:
+    """One api server with the default settings for the API tests."""
+    async with serve_api(api_database, kafka_bootstrap) as server:
+        yield server

@@ -1,5 +1,7 @@
 """The API's errors and their one mapping onto the status codes and bodies of spec §1.3."""
 
+import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,6 +95,22 @@ class NotAllowedInState(ApiError):
     default_message = "Action not allowed in the current state"
 
 
+_INT64 = 2**63
+
+
+def _printable(value: Any) -> Any:
+    """The given value as JSON can carry it: integers past 64 bits are echoed as strings."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
 class ErrorTree:
     """The 422 `details` tree: mirrors the payload; arrays by index as a string; leaves are error lists."""
 
@@ -120,7 +138,7 @@ class ErrorTree:
             leaf = leaf.setdefault("base", [])
         leaf.append(
             {
-                "value": value,
+                "value": _printable(value),
                 "error": error,
                 "options": options or {},
                 "message": message or _MESSAGES.get(error, error.replace("_", " ")),
@@ -171,6 +189,35 @@ def _body(error: ApiError) -> dict[str, Any]:
     return {"error": error.message}
 
 
+def _regex_for(path: str, integers: set[str]) -> re.Pattern[str]:
+    def segment(match: re.Match[str]) -> str:
+        return r"\d+" if match[1] in integers else r"[^/]+"
+
+    return re.compile("^" + re.sub(r"\{(\w+)\}", segment, path) + "$")
+
+
+@functools.cache
+def _path_patterns(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Each documented path as a regex (integer parameters match digits only), with its methods."""
+    patterns = []
+    for path, operations in app.openapi()["paths"].items():
+        integers = {
+            p["name"] for op in operations.values() for p in op.get("parameters", [])
+            if p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"
+        }  # fmt: skip
+        patterns.append((_regex_for(path, integers), frozenset(m.upper() for m in operations)))
+    return patterns
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of the documented path that `path` is: the most specific one (fewest parameters)."""
+    matches = [(pattern.pattern.count("+"), methods) for pattern, methods in _path_patterns(app) if pattern.match(path)]
+    if not matches:
+        return []
+    fewest = min(count for count, _ in matches)
+    return sorted({m for count, methods in matches if count == fewest for m in methods})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error onto the spec's status codes and `{"error": ...}` bodies, in one place."""
 
@@ -195,8 +242,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JsonResponse(_body(InvalidParameters(tree)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return JsonResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: list every method the resource supports, not one route's
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path)) or headers.get("Allow", "")
+        return JsonResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> Response:

@@ -10,6 +10,7 @@ from api.config import ApiSettings
 from api.errors import install_error_handlers
 from api.http import JsonResponse
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
+from api.openapi import install_openapi
 from api.routes import bulks, health, messages, sendings, templates
 from shared.logging import configure_logging
 from shared.runtime import open_runtime
@@ -32,6 +33,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
+    install_openapi(app)
     # Outermost first: a request over its LC's rate is refused before anything else is done for it.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

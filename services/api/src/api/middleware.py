@@ -79,14 +79,47 @@ def _replay(body: bytes) -> Receive:
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _has_nul(value: Any) -> bool:
+    """True if a NUL character is anywhere in a parsed JSON value (PostgreSQL text cannot hold one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+NUL_ERROR = {
+    "error": "Invalid parameters",
+    "details": {"base": [{"value": None, "error": "invalid", "options": {},
+                          "message": "NUL characters are not allowed in text"}]},
+}  # fmt: skip
+
+
 @dataclass
 class BodyLimitMiddleware:
-    """413 `{"error": ...}` for a body over the limit, before anything parses it; the rest get it replayed."""
+    """Guards every body before anything parses it.
+
+    Over the limit ⇒ 413; a media type other than JSON ⇒ 415; not strict JSON (invalid UTF-8, lone
+    surrogates, nesting past orjson's limit, numbers past 64 bits) ⇒ 400 with an empty body. The rest get
+    the body replayed.
+    """
 
     app: ASGIApp
     max_body_bytes: int
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            await _json(send, 422, NUL_ERROR)
+            return
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
@@ -97,6 +130,21 @@ class BodyLimitMiddleware:
         if body is None:
             await _json(send, 413, {"error": f"Request body larger than {self.max_body_bytes} bytes"})
             return
+        if body and not _is_json(_header(scope, b"content-type")):
+            await _json(send, 415, {"error": "Content-Type must be application/json"})
+            return
+        if body:
+            try:
+                parsed = orjson.loads(body)
+                # Re-encoded by orjson: integers past 64 bits become floats, as every later step expects.
+                body = orjson.dumps(parsed)
+            except orjson.JSONDecodeError:
+                await send({"type": "http.response.start", "status": 400, "headers": [(b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if _has_nul(parsed):
+                await _json(send, 422, NUL_ERROR)
+                return
         await self.app(scope, _replay(body), send)
 
 

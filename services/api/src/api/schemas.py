@@ -5,12 +5,23 @@ relative schedules) live in `service.py`; errors of both kinds land in the same 
 """
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 CHANNEL_TYPES = ("sms", "email", "push")
 TEMPLATE_TYPES = ("plain", "email", "bee_email", "push", "generic")
@@ -20,15 +31,29 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_INLINE_RECIPIENTS = 10_000
 
 
-def one_of(*allowed: str) -> AfterValidator:
-    """A validator answering `inclusion` with the allowed values, as the spec's error tree wants."""
+@dataclass(frozen=True)
+class _OneOf:
+    """Pydantic metadata: the value must be one of `allowed`, answered as `inclusion`, shown as an enum."""
 
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise PydanticCustomError("inclusion", "is not included in the list", {"in": list(allowed)})
+    allowed: tuple[str, ...]
+
+    def _check(self, value: str) -> str:
+        if value not in self.allowed:
+            raise PydanticCustomError("inclusion", "is not included in the list", {"in": list(self.allowed)})
         return value
 
-    return AfterValidator(check)
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["enum"] = list(self.allowed)
+        return json_schema
+
+
+def one_of(*allowed: str) -> _OneOf:
+    """Metadata for `Annotated[str, one_of(...)]`: `inclusion` with the allowed values, an enum in OpenAPI."""
+    return _OneOf(allowed)
 
 
 def normalize_msisdn(value: str) -> str:

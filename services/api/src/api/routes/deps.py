@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 MAX_PER_PAGE = 100
 
@@ -17,4 +17,11 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 
 Conn = Annotated[asyncpg.Connection, Depends(connection)]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
-PageNo = Annotated[int, Query(ge=1)]
+# Ids are bigints: a larger number is answered 422, not sent to the database.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalBigint = Annotated[int | None, Query(ge=-MAX_ID, le=MAX_ID)]
+
+# Bounded so that the offset always fits in a bigint.
+MAX_PAGE_NO = 1_000_000_000
+PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE_NO)]

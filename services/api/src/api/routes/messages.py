@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
-from api.routes.deps import Conn, PageNo, PerPage
+from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
 from api.schemas import CreateMessageRequest, UpdateMessageRequest
 from api.service import messages as service
 from api.service import sendings
@@ -35,7 +35,7 @@ async def list_messages(
     per_page: PerPage = 100,
     page_no: PageNo = 1,
     sendings_status: Literal["draft", "scheduled", "finished"] | None = None,
-    campaign_id: int | None = None,
+    campaign_id: OptionalBigint = None,
     archived: bool = False,
     search: str | None = None,
     sort_by: Literal["created_at", "updated_at", "name", "id"] = "created_at",
@@ -62,7 +62,7 @@ async def messages_overview(
 @router.get("/{service_name}/{message_id:int}")
 async def show_message(
     service_name: str,
-    message_id: int,
+    message_id: Id,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_GET))],
 ) -> JsonResponse:
@@ -74,7 +74,7 @@ async def show_message(
 @router.put("/{service_name}/{message_id:int}")
 async def update_message(
     service_name: str,
-    message_id: int,
+    message_id: Id,
     body: UpdateMessageRequest,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_UPDATE))],
@@ -87,7 +87,7 @@ async def update_message(
 @router.put("/{service_name}/{message_id:int}/duplicate", status_code=201)
 async def duplicate_message(
     service_name: str,
-    message_id: int,
+    message_id: Id,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_CREATE))],
 ) -> JsonResponse:
@@ -99,7 +99,7 @@ async def duplicate_message(
 @router.delete("/{service_name}/{message_id:int}")
 async def delete_message(
     service_name: str,
-    message_id: int,
+    message_id: Id,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_DESTROY))],
 ) -> JsonResponse:
@@ -111,7 +111,7 @@ async def delete_message(
 @router.get("/{service_name}/{message_id:int}/sendings")
 async def list_message_sendings(
     service_name: str,
-    message_id: int,
+    message_id: Id,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.SENDINGS_GET))],
     per_page: PerPage = 100,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
-from api.routes.deps import Conn, PageNo, PerPage
+from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
 from api.schemas import CreateSendingRequest, UpdateSendingRequest
 from api.service import sendings as service
 
@@ -19,7 +19,7 @@ SendingsUpdate = Annotated[Caller, Depends(require(permits.SENDINGS_UPDATE))]
 @router.post("/{service_name}/{message_id:int}/sendings", status_code=201)
 async def create_sending(
     service_name: str,
-    message_id: int,
+    message_id: Id,
     body: CreateSendingRequest,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.SENDINGS_CREATE))],
@@ -30,7 +30,7 @@ async def create_sending(
 
 
 @router.get("/{service_name}/sendings/{sending_id:int}")
-async def show_sending(service_name: str, sending_id: int, conn: Conn, caller: SendingsGet) -> JsonResponse:
+async def show_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsGet) -> JsonResponse:
     """Show Sending, with its dispatch ledger in `stats`."""
     sending = await service.show_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
@@ -38,7 +38,7 @@ async def show_sending(service_name: str, sending_id: int, conn: Conn, caller: S
 
 @router.put("/{service_name}/sendings/{sending_id:int}")
 async def update_sending(
-    service_name: str, sending_id: int, body: UpdateSendingRequest, conn: Conn, caller: SendingsUpdate
+    service_name: str, sending_id: Id, body: UpdateSendingRequest, conn: Conn, caller: SendingsUpdate
 ) -> JsonResponse:
     """Update Sending: only draft or scheduled ones (405 otherwise); `schedule: null` makes it a draft."""
     sending = await service.update_sending(conn, caller, service_of(caller, service_name), sending_id, body.sending)
@@ -46,7 +46,7 @@ async def update_sending(
 
 
 @router.put("/{service_name}/sendings/{sending_id:int}/cancel")
-async def cancel_sending(service_name: str, sending_id: int, conn: Conn, caller: SendingsUpdate) -> JsonResponse:
+async def cancel_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsUpdate) -> JsonResponse:
     """Cancel Sending: scheduled or executing ones (405 otherwise)."""
     sending = await service.cancel_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
@@ -55,14 +55,14 @@ async def cancel_sending(service_name: str, sending_id: int, conn: Conn, caller:
 @router.get("/{service_name}/sendings/{sending_id:int}/dispatches")
 async def list_sending_dispatches(
     service_name: str,
-    sending_id: int,
+    sending_id: Id,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.DISPATCHES_LIST))],
     per_page: PerPage = 100,
     page_no: PageNo = 1,
     transmission_status: Literal["scheduled", "transmitted", "failed"] | None = None,
     delivery_status: Literal["pending", "delivered", "failed"] | None = None,
-    member_id: int | None = None,
+    member_id: OptionalBigint = None,
     msisdn: str | None = None,
     email: str | None = None,
     app_token: str | None = None,
@@ -81,7 +81,7 @@ async def list_sending_dispatches(
 @router.get("/{service_name}/sendings/{sending_id:int}/dispatches/members")
 async def list_sending_members(
     service_name: str,
-    sending_id: int,
+    sending_id: Id,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.DISPATCHES_MEMBERS_INDEX))],
     per_page: PerPage = 100,

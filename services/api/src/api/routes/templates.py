@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from api import permits
 from api.auth import Caller, require
 from api.http import JsonResponse
-from api.routes.deps import PageNo, PerPage, connection
+from api.routes.deps import Id, PageNo, PerPage, connection
 from api.service import templates as service
 
 router = APIRouter(prefix="/v1/messages", tags=["templates"])
@@ -47,7 +47,7 @@ async def create_template(
 
 @router.get("/templates/{template_id:int}")
 async def show_template(
-    template_id: int, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
+    template_id: Id, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
 ) -> JsonResponse:
     """Show Template."""
     return JsonResponse({"template": await service.show_template(conn, caller.lc_id, template_id)})
@@ -55,7 +55,7 @@ async def show_template(
 
 @router.put("/templates/{template_id:int}")
 async def update_template(
-    template_id: int,
+    template_id: Id,
     body: service.UpdateTemplateRequest,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.TEMPLATES_UPDATE))],
@@ -67,7 +67,7 @@ async def update_template(
 
 @router.delete("/templates/{template_id:int}")
 async def destroy_template(
-    template_id: int, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_DESTROY))]
+    template_id: Id, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_DESTROY))]
 ) -> JsonResponse:
     """Destroy Template (soft); 405 while a live template uses it as its wrapper."""
     return JsonResponse({"template": await service.destroy_template(conn, caller.lc_id, template_id)})
@@ -97,7 +97,7 @@ async def list_bee_template_tags(
 
 @router.get("/bee_templates/{template_id:int}")
 async def show_bee_template(
-    template_id: int, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
+    template_id: Id, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
 ) -> JsonResponse:
     """Show Bee Template."""
     return JsonResponse({"bee_template": await service.show_bee_template(conn, caller.lc_id, template_id)})
