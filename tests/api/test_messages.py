@@ -144,3 +144,30 @@ async def test_the_overview_counts_messages_by_status_and_dispatches_by_outcome(
         "dispatches": {"total": 2, "transmission_status": {"scheduled": 0, "transmitted": 1, "failed": 1},
                        "delivery_status": {"pending": 1, "delivered": 1, "failed": 0}},
     }}  # fmt: skip
+
+
+async def test_sending_members_lists_each_member_reached_once(api: Api) -> None:
+    headers = await api.tenant()
+    message = await create(api, headers, "M", channels=[sms()], sending={"recipients": [{"member_id": 1}]})
+    sending_id = message["latest_sending"]["id"]
+    lc_id = await api.pool.fetchval("SELECT loyalty_club_id FROM sendings WHERE id = $1", sending_id)
+    await api.pool.executemany(
+        "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, member_id, msisdn, app_token) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(sending_id, lc_id, "member:1", "sms", 1, "4740769126", None),
+         (sending_id, lc_id, "member:2", "push", 2, None, "token-2"),
+         (sending_id, lc_id, "msisdn:4790000001", "sms", None, "4790000001", None)],
+    )  # fmt: skip
+    code, body = await api.call("GET", f"/v1/messages/generic/sendings/{sending_id}/dispatches/members", headers)
+    assert code == 200, body
+    assert body["dispatch_members"] == [
+        {"id": 1, "type": "sms", "msisdn": "4740769126", "email": None, "app_tokens": []},
+        {"id": 2, "type": "push", "msisdn": None, "email": None, "app_tokens": ["token-2"]},
+    ]
+    assert body["pagination_info"]["total_count"] == 2
+    code, body = await api.call(
+        "GET",
+        f"/v1/messages/generic/sendings/{sending_id}/dispatches?member_id=2&transmission_status=scheduled",
+        headers,
+    )
+    assert [d["app_token"] for d in body["dispatches"]] == ["token-2"]

@@ -106,3 +106,14 @@ async def test_an_lc_over_its_rate_gets_429_with_retry_after_and_others_do_not(a
     assert all(body == {"error": "Rate limit exceeded for this loyalty club"} for _, body in limited)
     assert all(retry_after is not None and int(retry_after) >= 1 for retry_after, _ in limited)
     assert (await api.call("GET", "/v1/messages/generic", quiet))[0] == 200
+
+
+async def test_more_than_ten_thousand_inline_recipients_are_refused(api: Api) -> None:
+    headers = await api.tenant()
+    recipients = [{"msisdn": "4740769126"}] * 100_000
+    body = {"message": {"name": "Many", "channels": [SMS], "sending": {"recipients": recipients}}}
+    code, answer = await api.call("POST", "/v1/messages/generic", headers, body)
+    assert code == 422
+    assert answer["details"]["message"]["sending"]["recipients"][0]["error"] == "size_too_large"
+    assert answer["details"]["message"]["sending"]["recipients"][0]["options"] == {"number": 10_000}
+    assert await count_messages(api, headers) == 0
