@@ -75,27 +75,31 @@ def check_template_definition(
                 )
 
 
+def check_sender(tree: ErrorTree, path: list[str | int], type_: str, value: str) -> str:
+    """An sms sender: alphanumeric 2 to 11 letters, digits or spaces, or an international MSISDN (normalized)."""
+    if type_ == "alphanumeric":
+        if not _ALPHANUMERIC_SENDER.match(value):
+            tree.add([*path, "value"], value, "invalid", "must be 2 to 11 letters, digits or spaces",
+                     {"format": _ALPHANUMERIC_SENDER.pattern})  # fmt: skip
+        return value
+    try:
+        return normalize_msisdn(value)
+    except PydanticCustomError:
+        tree.add([*path, "value"], value, "invalid_msisdn", "is not a valid phone number")
+        return value
+
+
 def resolve_sender(
-    tree: ErrorTree, path: list[str | int], channel: ChannelPayload, lc_sms: dict[str, Any]
+    tree: ErrorTree, path: list[str | int], channel: ChannelPayload, lc_sms: dict[str, Any], approved: set[str]
 ) -> dict[str, str]:
-    """The sms sender given, checked, or the LC's default."""
+    """The sms sender given, checked (and one of the LC's approved identities when it has any), or the LC's."""
     if channel.sender is None:
         return {"type": lc_sms.get("sender_type") or "alphanumeric", "value": lc_sms.get("sender_value") or ""}
-    sender = {"type": channel.sender.type, "value": channel.sender.value}
-    if channel.sender.type == "alphanumeric" and not _ALPHANUMERIC_SENDER.match(channel.sender.value):
-        tree.add(
-            [*path, "sender", "value"],
-            channel.sender.value,
-            "invalid",
-            "must be 2 to 11 letters, digits or spaces",
-            {"format": _ALPHANUMERIC_SENDER.pattern},
-        )
-    elif channel.sender.type == "international":
-        try:
-            sender["value"] = normalize_msisdn(channel.sender.value)
-        except PydanticCustomError:
-            tree.add([*path, "sender", "value"], channel.sender.value, "invalid_msisdn", "is not a valid phone number")
-    return sender
+    value = check_sender(tree, [*path, "sender"], channel.sender.type, channel.sender.value)
+    if approved and value not in approved:
+        tree.add([*path, "sender", "value"], channel.sender.value, "inclusion",
+                 "is not an approved sender identity of this LC", {"in": sorted(approved)})  # fmt: skip
+    return {"type": channel.sender.type, "value": value}
 
 
 def add_months(moment: datetime, months: int) -> datetime:

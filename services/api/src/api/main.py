@@ -11,7 +11,8 @@ from api.errors import install_error_handlers
 from api.http import JsonResponse
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
 from api.openapi import install_openapi
-from api.routes import bulks, health, messages, sendings, templates
+from api.routes import audiences, bulks, health, messages, sendings, templates
+from api.routes import settings as lc_settings
 from shared.logging import configure_logging
 from shared.runtime import open_runtime
 
@@ -40,6 +41,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.include_router(health.router)
     app.include_router(bulks.router)
+    app.include_router(lc_settings.router)
+    app.include_router(audiences.router)
     app.include_router(sendings.router)
     app.include_router(templates.router)
     app.include_router(messages.router)

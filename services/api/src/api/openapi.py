@@ -239,6 +239,68 @@ class TagList(Body):
     tags: list[str]
 
 
+class ServiceList(Body):
+    services: list[dict[str, Any]]
+
+
+class MergePropertyList(Body):
+    merge_properties: list[dict[str, Any]]
+
+
+class SettingsEnvelope(Body):
+    settings: dict[str, Any]
+
+
+class HistoryItem(Body):
+    id: int
+    type: str
+    created_at: Timestamp
+    content: str | None
+    member_id: int | None
+    sending_id: int
+    message_id: int
+    delivery_status: str
+
+
+class History(Body):
+    messages: list[HistoryItem]
+    pagination_info: PaginationInfo
+
+
+class SenderIdentity(Body):
+    id: int
+    type: str
+    value: str
+    created_at: Timestamp
+
+
+class SenderIdentityEnvelope(Body):
+    sender_identity: SenderIdentity
+
+
+class SenderIdentityList(Body):
+    sender_identities: list[SenderIdentity]
+    pagination_info: PaginationInfo
+
+
+class Audience(Body):
+    id: int
+    name: str | None
+    conditions: list[Any]
+    inline: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class AudienceEnvelope(Body):
+    audience: Audience
+
+
+class AudienceList(Body):
+    audiences: list[Audience]
+    pagination_info: PaginationInfo
+
+
 M = "/v1/messages"
 S = f"{M}/{{service_name}}"
 # (method, path) → (success status, body model)
@@ -268,6 +330,18 @@ SUCCESS: dict[tuple[str, str], tuple[int, type[BaseModel]]] = {
     ("get", f"{M}/bee_templates"): (200, BeeTemplateList),
     ("get", f"{M}/bee_templates/tags"): (200, TagList),
     ("get", f"{M}/bee_templates/{{template_id}}"): (200, BeeTemplateEnvelope),
+    ("get", f"{M}/services"): (200, ServiceList),
+    ("get", f"{M}/merge_properties"): (200, MergePropertyList),
+    ("get", f"{M}/settings"): (200, SettingsEnvelope),
+    ("get", "/v1/messages_history"): (200, History),
+    ("get", f"{M}/sender_identities"): (200, SenderIdentityList),
+    ("post", f"{M}/sender_identities"): (201, SenderIdentityEnvelope),
+    ("delete", f"{M}/sender_identities/{{identity_id}}"): (200, SenderIdentityEnvelope),
+    ("get", "/v1/audiences"): (200, AudienceList),
+    ("post", "/v1/audiences"): (201, AudienceEnvelope),
+    ("get", "/v1/audiences/{audience_id}"): (200, AudienceEnvelope),
+    ("put", "/v1/audiences/{audience_id}"): (200, AudienceEnvelope),
+    ("delete", "/v1/audiences/{audience_id}"): (200, AudienceEnvelope),
 }
 ERRORS: dict[int, tuple[str, type[BaseModel] | None]] = {
     400: ("Body is not valid JSON (empty body)", None),

@@ -243,3 +243,21 @@ class BulkOperation(Payload):
 
 class BulkRequest(Payload):
     operations: list[BulkOperation] = Field(min_length=1, max_length=MAX_BULK_OPERATIONS)
+
+
+class SenderIdentityPayload(Payload):
+    type: Annotated[str, one_of("alphanumeric", "international")]
+    value: str = Field(min_length=1)
+
+
+class CreateSenderIdentityRequest(Payload):
+    sender_identity: SenderIdentityPayload
+
+
+class AudienceBody(Payload):
+    name: str | None = Field(default=None, min_length=1)
+    conditions: list[Any] | None = None
+
+
+class AudienceRequest(Payload):
+    audience: AudienceBody

@@ -7,6 +7,7 @@ from api.auth import Caller
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
 from api.permits import SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
 from api.repository import messages as repository
+from api.repository.settings import approved_sender_values
 from api.schemas import ChannelPayload, MessagePayload, MessageUpdate
 from api.service import sendings
 from api.service.templates import check_wrapper
@@ -47,6 +48,7 @@ async def _channel_fields(
     channel: ChannelPayload,
     lc_channels: dict[str, Any],
     current: dict[str, Any] | None = None,
+    approved_senders: set[str] | None = None,
 ) -> dict[str, Any]:
     """The stored form of one channel given: attributes left out keep the `current` channel's (when
     updating) or default to the LC's messaging settings (when creating)."""
@@ -64,7 +66,9 @@ async def _channel_fields(
     if channel.type == "sms":
         keep = current is not None and channel.sender is None
         fields["sender"] = (
-            current["sender"] if keep and current else checks.resolve_sender(tree, path, channel, lc_channel)
+            current["sender"]
+            if keep and current
+            else checks.resolve_sender(tree, path, channel, lc_channel, approved_senders or set())
         )
     elif channel.type == "email":
         defaults = current or lc_channel
@@ -86,9 +90,10 @@ async def _channels(
         tree.add(["message", "channels", "base"], types, "types_must_be_unique", "channel types must be unique")
     lc_settings = await repository.get_loyalty_club_settings(conn, caller.lc_id)
     lc_channels = lc_settings.get("channels") or {}
+    approved = await approved_sender_values(conn, caller.lc_id)
     return [
         await _channel_fields(
-            conn, caller, tree, ["message", "channels", i], c, lc_channels, (current or {}).get(c.type)
+            conn, caller, tree, ["message", "channels", i], c, lc_channels, (current or {}).get(c.type), approved
         )
         for i, c in enumerate(channels)
     ]

@@ -1,0 +1,80 @@
+"""SQL of the LC-level reads: merge properties, sender identities, a member's messaging history."""
+
+from typing import Any
+
+from shared.db import Conn
+from shared.domain import LoyaltyClubId
+
+MAX_PROPERTY_KEYS = 1000
+
+
+async def member_property_examples(conn: Conn, lc_id: LoyaltyClubId) -> list[dict[str, Any]]:
+    """Every property key seen in the LC's members, with one example value each."""
+    rows = await conn.fetch(
+        "SELECT p.key AS name, (array_agg(p.value))[1] AS example FROM members m, jsonb_each(m.properties) p "
+        "WHERE m.loyalty_club_id = $1 GROUP BY p.key ORDER BY p.key LIMIT $2",
+        lc_id,
+        MAX_PROPERTY_KEYS,
+    )
+    return [dict(r) for r in rows]
+
+
+async def list_sender_identities(
+    conn: Conn, lc_id: LoyaltyClubId, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    total: int = await conn.fetchval("SELECT count(*) FROM sender_identities WHERE loyalty_club_id = $1", lc_id)
+    rows = await conn.fetch(
+        "SELECT id, type, value, created_at FROM sender_identities WHERE loyalty_club_id = $1 "
+        "ORDER BY id LIMIT $2 OFFSET $3",
+        lc_id,
+        limit,
+        offset,
+    )
+    return [dict(r) for r in rows], total
+
+
+async def approved_sender_values(conn: Conn, lc_id: LoyaltyClubId) -> set[str]:
+    """The LC's approved sms senders; empty when it has configured none (then any valid sender goes)."""
+    rows = await conn.fetch("SELECT value FROM sender_identities WHERE loyalty_club_id = $1", lc_id)
+    return {r["value"] for r in rows}
+
+
+async def insert_sender_identity(conn: Conn, lc_id: LoyaltyClubId, type_: str, value: str) -> dict[str, Any] | None:
+    """The new identity, or None when the LC has that value already."""
+    row = await conn.fetchrow(
+        "INSERT INTO sender_identities (loyalty_club_id, type, value) VALUES ($1, $2, $3) "
+        "ON CONFLICT (loyalty_club_id, value) DO NOTHING RETURNING id, type, value, created_at",
+        lc_id,
+        type_,
+        value,
+    )
+    return dict(row) if row else None
+
+
+async def delete_sender_identity(conn: Conn, lc_id: LoyaltyClubId, identity_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "DELETE FROM sender_identities WHERE id = $1 AND loyalty_club_id = $2 RETURNING id, type, value, created_at",
+        identity_id,
+        lc_id,
+    )
+    return dict(row) if row else None
+
+
+async def member_history(
+    conn: Conn, lc_id: LoyaltyClubId, member_id: int, types: list[str] | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A member's dispatches in the LC, newest first, with what their channel sent them as."""
+    condition = "d.loyalty_club_id = $1 AND d.member_id = $2 AND ($3::text[] IS NULL OR d.type = ANY($3))"
+    total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches d WHERE {condition}", lc_id, member_id, types)
+    rows = await conn.fetch(
+        "SELECT d.*, s.message_id, c.sender, c.from_name, c.from_email FROM dispatches d "
+        "JOIN sendings s ON s.id = d.sending_id "
+        "LEFT JOIN channels c ON c.message_id = s.message_id AND c.type = d.type "
+        f"WHERE {condition} ORDER BY d.created_at DESC, d.id DESC LIMIT $4 OFFSET $5",
+        lc_id,
+        member_id,
+        types,
+        limit,
+        offset,
+    )
+    return [dict(r) for r in rows], total
