@@ -167,6 +167,13 @@ async def cancel_sending(conn: Conn, caller: Caller, service: Service, sending_i
     return await show_sending(conn, caller, service, sending_id)
 
 
+async def _sending_or_404(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
+    sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
+    if sending is None:
+        raise NotFound("Sending not found")
+    return sending
+
+
 async def sending_views(conn: Conn, sendings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Full sending bodies for a page of sendings, with two queries for the whole page."""
     ids = [s["id"] for s in sendings]
@@ -176,9 +183,7 @@ async def sending_views(conn: Conn, sendings: list[dict[str, Any]]) -> list[dict
 
 
 async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
-    sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
-    if sending is None:
-        raise NotFound("Sending not found")
+    sending = await _sending_or_404(conn, caller, service, sending_id)
     [view] = await sending_views(conn, [sending])
     return view
 
@@ -200,9 +205,7 @@ async def list_sending_dispatches(
     conn: Conn, caller: Caller, service: Service, sending_id: int,
     filters: dict[str, Any], per_page: int, page_no: int,
 ) -> dict[str, Any]:  # fmt: skip
-    sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
-    if sending is None:
-        raise NotFound("Sending not found")
+    sending = await _sending_or_404(conn, caller, service, sending_id)
     rows, total = await repository.list_sending_dispatches(
         conn, sending["id"], filters, per_page, (page_no - 1) * per_page
     )
@@ -215,8 +218,6 @@ async def list_sending_dispatches(
 async def list_sending_members(
     conn: Conn, caller: Caller, service: Service, sending_id: int, per_page: int, page_no: int
 ) -> dict[str, Any]:
-    sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
-    if sending is None:
-        raise NotFound("Sending not found")
+    sending = await _sending_or_404(conn, caller, service, sending_id)
     rows, total = await repository.list_sending_members(conn, sending["id"], per_page, (page_no - 1) * per_page)
     return {"dispatch_members": rows, "pagination_info": views.pagination_info(total, per_page, page_no)}
