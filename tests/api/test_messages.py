@@ -171,3 +171,28 @@ async def test_sending_members_lists_each_member_reached_once(api: Api) -> None:
         headers,
     )
     assert [d["app_token"] for d in body["dispatches"]] == ["token-2"]
+
+
+async def test_a_reference_template_is_copied_into_the_message(api: Api) -> None:
+    headers = await api.tenant()
+    stored = {"template": {"name": "Greeting", "type": "plain", "content": {"body": "Hello {{ x }}"}}}
+    code, body = await api.call("POST", "/v1/messages/templates", headers, stored)
+    assert code == 201, body
+    template_id = body["template"]["id"]
+    message = await create(
+        api, headers, "Ref", channels=[{"type": "sms", "template": {"type": "reference", "id": template_id}}]
+    )
+    [channel] = message["channels"]
+    assert (channel["template"]["type"], channel["template"]["content"]) == ("plain", {"body": "Hello {{ x }}"})
+    assert channel["template"]["id"] != template_id
+    code, _ = await api.call("PUT", f"/v1/messages/templates/{template_id}", headers,
+                             {"template": {"content": {"body": "Changed"}}})  # fmt: skip
+    assert code == 200
+    code, shown = await api.call("GET", f"/v1/messages/generic/{message['id']}", headers)
+    assert shown["message"]["channels"][0]["template"]["content"] == {"body": "Hello {{ x }}"}
+    other_lc = await api.tenant()
+    code, body = await api.call(
+        "POST", "/v1/messages/generic", other_lc, {"message": {"name": "O", "channels": [by_reference]}}
+    )
+    assert code == 422
+    assert body["details"]["message"]["channels"]["0"]["template"]["id"][0]["error"] == "template_does_not_exist"
