@@ -179,9 +179,8 @@ async def test_a_reference_template_is_copied_into_the_message(api: Api) -> None
     code, body = await api.call("POST", "/v1/messages/templates", headers, stored)
     assert code == 201, body
     template_id = body["template"]["id"]
-    message = await create(
-        api, headers, "Ref", channels=[{"type": "sms", "template": {"type": "reference", "id": template_id}}]
-    )
+    by_reference = {"type": "sms", "template": {"type": "reference", "id": template_id}}
+    message = await create(api, headers, "Ref", channels=[by_reference])
     [channel] = message["channels"]
     assert (channel["template"]["type"], channel["template"]["content"]) == ("plain", {"body": "Hello {{ x }}"})
     assert channel["template"]["id"] != template_id
