@@ -315,3 +315,41 @@ async def test_member_recipients_get_their_own_number_and_data_and_unusable_ones
     assert sending["members_count"] == 1
     assert sending["stats"]["unreachable"] == 3
     assert sending["stats"]["planned"] == 4
+
+
+async def test_an_audience_sending_reaches_matching_members_once_with_inline_properties_winning(stack: Stack) -> None:
+    headers = stack.new_tenant("audience")
+    lc_id = await stack.pool.fetchval("SELECT id FROM loyalty_clubs WHERE slug = 'audience'")
+    await stack.pool.executemany(
+        "INSERT INTO members (loyalty_club_id, id, msisdn, properties, sms_status) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (lc_id, 1, "4740769126", {"first_name": "Piotr", "city": "Oslo"}, "enabled"),
+            (lc_id, 2, "4790000001", {"first_name": "Kari", "city": "oslo"}, "disabled"),
+            (lc_id, 3, "4790000002", {"first_name": "Ola", "city": "Bergen"}, "enabled"),
+            (lc_id, 4, "4790000003", {"first_name": "Nora", "city": "Oslo"}, "enabled"),
+        ],
+    )
+    message = {
+        **SMS_MESSAGE,
+        "channels": [{"type": "sms", "template": {"type": "inline", "definition": {
+            "type": "plain", "content": {"body": "Hi {{ first_name }}"}}}}],
+    }  # fmt: skip
+    in_oslo = [{"condition_group": "member_properties", "field": "city", "operator": "match", "value": "OSLO"}]
+    sending_id = await post_sending(
+        stack,
+        headers,
+        {
+            "schedule": {"type": "immediate"},
+            "audience": {"type": "inline", "conditions": in_oslo},
+            "recipients": [{"member_id": 1, "properties": {"first_name": "Pete"}}],
+        },
+        message,
+    )
+    await wait_for_delivery(stack, headers, sending_id, 15)
+    dispatches = await dispatches_of(stack, headers, sending_id)
+    assert sorted((d["member_id"], d["msisdn"], d["content"]["body"]) for d in dispatches) == [
+        (1, "4740769126", "Hi Pete"),
+        (4, "4790000003", "Hi Nora"),
+    ]
+    sending = await sending_of(stack, headers, sending_id)
+    assert (sending["stats"]["planned"], sending["stats"]["unreachable"], sending["members_count"]) == (3, 1, 2)

@@ -119,12 +119,18 @@ def plan_dispatches(sending: Mapping[str, Any], channels: Sequence[Channel], rec
     plan = Plan()
     seen: set[str] = set()
     for recipient in recipients:
+        # A member present twice (inline and in the audience) is one recipient: the first one.
+        member_key = None if recipient.member_id is None else f"member:{recipient.member_id}"
+        if member_key in seen:
+            continue
         channel_type = choose_channel(order, recipient)
         if channel_type is None:
+            if member_key:
+                seen.add(member_key)
             plan.unreachable += 1
             continue
         key = recipient_key(channel_type, recipient)
-        if key in seen:  # a member or identifier present twice gets one dispatch: the first one
+        if key in seen:  # an identifier present twice gets one dispatch: the first one
             continue
         seen.add(key)
         variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])

@@ -5,6 +5,7 @@ from typing import Any
 
 import orjson
 
+from preparer.audience import compile_conditions
 from shared.db import Conn
 from shared.domain import DispatchId, SendingId
 
@@ -27,7 +28,8 @@ _STAGE_COLUMNS = (
 async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
-        "s.scheduled_at, m.name AS message_name FROM sendings s JOIN messages m ON m.id = s.message_id "
+        "s.scheduled_at, m.name AS message_name, a.conditions AS audience_conditions "
+        "FROM sendings s JOIN messages m ON m.id = s.message_id LEFT JOIN audiences a ON a.id = s.audience_id "
         "WHERE s.id = $1",
         sending_id,
     )
@@ -54,12 +56,27 @@ async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[
 
 async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT id, secret_id, msisdn, email, app_token, app_platform, properties, consents, "
-        "sms_status, email_status, push_status FROM members WHERE loyalty_club_id = $1 AND id = ANY($2)",
+        f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2)",
         lc_id,
         list(member_ids),
     )
     return {r["id"]: dict(r) for r in rows}
+
+
+MEMBER_COLUMNS = (
+    "id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status, email_status, push_status"
+)
+
+
+async def get_audience_members(conn: Conn, lc_id: int, conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The LC's members matching every condition, in id order (evaluated now, when preparation starts)."""
+    condition, params = compile_conditions(conditions, first_param=1)
+    rows = await conn.fetch(
+        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND {condition} ORDER BY m.id",
+        lc_id,
+        *params,
+    )
+    return [dict(r) for r in rows]
 
 
 async def lock_preparing_sending(conn: Conn, sending_id: SendingId) -> bool:

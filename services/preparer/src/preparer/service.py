@@ -36,7 +36,14 @@ async def _plan(conn: Conn, sending: dict[str, Any]) -> Plan:
     inline = await repository.get_inline_recipients(conn, sending["id"])
     member_ids = [r["member_id"] for r in inline if r["member_id"] is not None]
     members = await repository.get_members(conn, sending["loyalty_club_id"], member_ids) if member_ids else {}
-    return plan_dispatches(sending, channels, _recipients(inline, members))
+    recipients = _recipients(inline, members)
+    if sending["audience_conditions"] is not None:
+        # After the inline ones: a member present in both keeps its inline properties (spec §3.3).
+        audience = await repository.get_audience_members(
+            conn, sending["loyalty_club_id"], sending["audience_conditions"]
+        )
+        recipients += [Recipient(properties={}, member_id=m["id"], member=m) for m in audience]
+    return plan_dispatches(sending, channels, recipients)
 
 
 async def prepare_sending(pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId, chunk_size: int) -> None:
