@@ -353,3 +353,29 @@ async def test_an_audience_sending_reaches_matching_members_once_with_inline_pro
     ]
     sending = await sending_of(stack, headers, sending_id)
     assert (sending["stats"]["planned"], sending["stats"]["unreachable"], sending["members_count"]) == (3, 1, 2)
+
+
+async def test_a_campaign_sending_skips_members_without_marketing_consent(stack: Stack) -> None:
+    headers = stack.new_tenant("consent")
+    lc_id = await stack.pool.fetchval("SELECT id FROM loyalty_clubs WHERE slug = 'consent'")
+    await stack.pool.executemany(
+        "INSERT INTO members (loyalty_club_id, id, msisdn, consents) VALUES ($1, $2, $3, $4)",
+        [(lc_id, 1, "4740769126", {"sms_marketing": {"status": True}}), (lc_id, 2, "4790000001", {})],
+    )
+    recipients = [{"member_id": 1}, {"member_id": 2}, {"msisdn": "4790000002"}]
+    status, body = await stack.request(
+        "POST", "/v1/messages/campaigns", headers,
+        {"message": {**SMS_MESSAGE, "sending": {"schedule": {"type": "immediate"}, "recipients": recipients}}},
+    )  # fmt: skip
+    assert status == 201, body
+    sending_id = body["message"]["latest_sending"]["id"]
+
+    async def transmitted() -> dict[str, Any] | None:
+        _, answer = await stack.request("GET", f"/v1/messages/campaigns/sendings/{sending_id}", headers)
+        done: dict[str, Any] = answer["sending"]
+        return done if done["status"] == "transmitted" else None
+
+    sending = await eventually(transmitted, 15, "the campaign sending transmitted")
+    assert (sending["dispatches_count"], sending["stats"]["suppressed"], sending["stats"]["planned"]) == (2, 1, 3)
+    _, page = await stack.request("GET", f"/v1/messages/campaigns/sendings/{sending_id}/dispatches", headers)
+    assert sorted(d["msisdn"] for d in page["dispatches"]) == ["4740769126", "4790000002"]

@@ -83,3 +83,20 @@ def test_a_render_failure_fails_only_that_dispatch() -> None:
     assert first["error"].startswith("render_failed")
     assert first["content"] is None
     assert (second["transmission_status"], second["content"]) == ("scheduled", {"body": "1"})
+
+
+def test_a_marketing_sending_suppresses_members_without_consent_for_the_chosen_channel() -> None:
+    consenting = {"msisdn": "4740769126", "consents": {"sms_marketing": {"status": True}}}
+    refused = {"msisdn": "4790000001", "consents": {"sms_marketing": {"status": False}}}
+    silent = {"msisdn": "4790000002", "consents": {"email_marketing": {"status": True}}}
+    recipients = [
+        Recipient(properties={"name": "A"}, member_id=1, member=consenting),
+        Recipient(properties={"name": "B"}, member_id=2, member=refused),
+        Recipient(properties={"name": "C"}, member_id=3, member=silent),
+        Recipient(properties={"name": "D"}, msisdn="4790000003"),  # not a member: no consent to check
+        Recipient(properties={"name": "B again"}, member_id=2, member=refused),
+    ]
+    plan = plan_dispatches(sending(marketing=True), [SMS], recipients)
+    assert [r["recipient_key"] for r in plan.rows] == ["member:1", "msisdn:4790000003"]
+    assert (plan.suppressed, plan.unreachable) == (2, 0)
+    assert len(plan_dispatches(sending(marketing=False), [SMS], recipients).rows) == 4

@@ -27,6 +27,9 @@ class SendingStatus(StrEnum):
     FAILED = "failed"
 
 
+# Services whose messages are marketing unless the message says otherwise (spec §1.2).
+MARKETING_SERVICES = frozenset({"campaigns", "campaigns_testing", "tenants", "tenants_testing"})
+
 FINAL_SENDING_STATUSES = frozenset(
     {SendingStatus.TRANSMITTED, SendingStatus.SKIPPED, SendingStatus.CANCELLED, SendingStatus.FAILED}
 )

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from shared.domain import MARKETING_SERVICES
+
 MESSAGES_CREATE = "Messages:Api:Messages:Create"
 MESSAGES_GET = "Messages:Api:Messages:Get"
 MESSAGES_UPDATE = "Messages:Api:Messages:Update"
@@ -40,13 +42,17 @@ class Service:
 SERVICES = {
     s.name: s
     for s in (
-        Service("generic", "Generic", marketing=False),
-        Service("campaigns", "Campaigns", marketing=True),
-        Service("campaigns_testing", "CampaignsTesting", marketing=True),
-        Service("tenants", "Tenants", marketing=True),
-        Service("tenants_testing", "TenantsTesting", marketing=True),
-        Service("tem_documents", "TemDocuments", marketing=False),
-        Service("tem_documents_reminders", "TemDocumentsReminders", marketing=False),
+        Service("generic", "Generic", marketing="generic" in MARKETING_SERVICES),
+        Service("campaigns", "Campaigns", marketing="campaigns" in MARKETING_SERVICES),
+        Service("campaigns_testing", "CampaignsTesting", marketing="campaigns_testing" in MARKETING_SERVICES),
+        Service("tenants", "Tenants", marketing="tenants" in MARKETING_SERVICES),
+        Service("tenants_testing", "TenantsTesting", marketing="tenants_testing" in MARKETING_SERVICES),
+        Service("tem_documents", "TemDocuments", marketing="tem_documents" in MARKETING_SERVICES),
+        Service(
+            "tem_documents_reminders",
+            "TemDocumentsReminders",
+            marketing="tem_documents_reminders" in MARKETING_SERVICES,
+        ),
     )
 }
 

@@ -49,6 +49,13 @@ class Recipient:
         value = source.get(IDENTIFIER_BY_CHANNEL[channel])
         return str(value) if value else None
 
+    def consented(self, channel: str) -> bool:
+        """A member's marketing consent for the channel (`sms_marketing`, ...); inline non-members need none."""
+        if self.member is None:
+            return True
+        consent = (self.member.get("consents") or {}).get(f"{channel}_marketing") or {}
+        return consent.get("status") is True
+
     def channel_enabled(self, channel: str) -> bool:
         return self.member is None or self.member.get(STATUS_BY_CHANNEL[channel], "enabled") == "enabled"
 
@@ -113,7 +120,7 @@ def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dic
 
 
 def plan_dispatches(sending: Mapping[str, Any], channels: Sequence[Channel], recipients: Sequence[Recipient]) -> Plan:
-    """One row per distinct recipient with a usable channel; unreachable ones are counted."""
+    """One row per distinct recipient with a usable channel (and, for marketing, consent); others counted."""
     by_type = {c.type: c for c in channels}
     order = channel_order([c.type for c in channels], sending.get("channels_preference"))
     plan = Plan()
@@ -128,6 +135,11 @@ def plan_dispatches(sending: Mapping[str, Any], channels: Sequence[Channel], rec
             if member_key:
                 seen.add(member_key)
             plan.unreachable += 1
+            continue
+        if sending.get("marketing") and not recipient.consented(channel_type):
+            if member_key:
+                seen.add(member_key)
+            plan.suppressed += 1
             continue
         key = recipient_key(channel_type, recipient)
         if key in seen:  # an identifier present twice gets one dispatch: the first one

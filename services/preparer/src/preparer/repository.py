@@ -28,7 +28,7 @@ _STAGE_COLUMNS = (
 async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
-        "s.scheduled_at, m.name AS message_name, a.conditions AS audience_conditions "
+        "s.scheduled_at, m.name AS message_name, m.service, m.marketing, a.conditions AS audience_conditions "
         "FROM sendings s JOIN messages m ON m.id = s.message_id LEFT JOIN audiences a ON a.id = s.audience_id "
         "WHERE s.id = $1",
         sending_id,

@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker
 from preparer import repository
 from preparer.planning import Channel, Plan, Recipient, plan_dispatches
 from shared.db import Conn
-from shared.domain import SendingId
+from shared.domain import MARKETING_SERVICES, SendingId
 from shared.events import DispatchesPrepared
 from shared.kafka import publish_events
 
@@ -58,6 +58,8 @@ async def prepare_sending(pool: asyncpg.Pool, broker: KafkaBroker, sending_id: S
         if sending is None or sending["status"] != "preparing":
             log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
             return
+        if sending["marketing"] is None:  # the message did not say: its service decides
+            sending["marketing"] = sending["service"] in MARKETING_SERVICES
         plan = await _plan(conn, sending)
     status: str | None = None
     chunks = [plan.rows[i : i + chunk_size] for i in range(0, len(plan.rows), chunk_size)] or [[]]
