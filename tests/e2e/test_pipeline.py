@@ -12,7 +12,14 @@ from tests.e2e.conftest import Stack
 from tests.infra import eventually
 
 from api.schemas import RELATIVE_SCHEDULE_FORMAT
-from shared.events import DeliveryStatusReceived, DispatchesPrepared, Event, SendingScheduled
+from shared.events import (
+    DeliveryStatusReceived,
+    DispatchesPrepared,
+    Event,
+    MemberDeleted,
+    MemberUpserted,
+    SendingScheduled,
+)
 
 SMS_MESSAGE: dict[str, Any] = {
     "name": "Greeting",
@@ -379,3 +386,50 @@ async def test_a_campaign_sending_skips_members_without_marketing_consent(stack:
     assert (sending["dispatches_count"], sending["stats"]["suppressed"], sending["stats"]["planned"]) == (2, 1, 3)
     _, page = await stack.request("GET", f"/v1/messages/campaigns/sendings/{sending_id}/dispatches", headers)
     assert sorted(d["msisdn"] for d in page["dispatches"]) == ["4740769126", "4790000002"]
+
+
+async def _publish_and_wait(stack: Stack, event: Event) -> None:
+    """Publish `event` keyed by its member and wait until the api's members consumer has committed it."""
+    key = str(getattr(event, "member_id"))  # noqa: B009 - member events carry member_id
+    [((topic, partition), offset)] = (await _publish(stack.kafka, [(event, key)])).items()
+
+    async def consumed() -> bool:
+        return await _consumed(stack.kafka, "api-members", topic, partition, offset)
+
+    await eventually(consumed, 30, f"the api to consume {topic}[{partition}]@{offset}", interval=0.2)
+
+
+async def test_member_events_keep_the_newest_version_and_a_deletion_wipes_the_members_dispatches(
+    stack: Stack,
+) -> None:
+    headers = stack.new_tenant("members-feed")
+    t0 = datetime.now(UTC)
+
+    def upserted(at: datetime, first_name: str) -> MemberUpserted:
+        return MemberUpserted(loyalty_club="members-feed", member_id=77, msisdn="4740769126",
+                              properties={"first_name": first_name}, updated_at=at)  # fmt: skip
+
+    async def member() -> Any:
+        return await stack.pool.fetchrow("SELECT msisdn, properties, deleted_at FROM members WHERE id = 77")
+
+    await _publish_and_wait(stack, upserted(t0 + timedelta(seconds=2), "Newer"))
+    await _publish_and_wait(stack, upserted(t0 + timedelta(seconds=1), "Older"))
+    assert (await member())["properties"] == {"first_name": "Newer"}
+
+    sending_id = await post_sending(
+        stack, headers, {"schedule": {"type": "immediate"}, "recipients": [{"member_id": 77}]}
+    )
+    [dispatch] = await wait_for_delivery(stack, headers, sending_id, 15)
+    assert dispatch["msisdn"] == "4740769126"
+
+    await _publish_and_wait(
+        stack, MemberDeleted(loyalty_club="members-feed", member_id=77, deleted_at=t0 + timedelta(seconds=3))
+    )
+    gone = await member()
+    assert (gone["msisdn"], gone["properties"], gone["deleted_at"] is not None) == (None, {}, True)
+    [wiped] = await dispatches_of(stack, headers, sending_id)
+    assert (wiped["msisdn"], wiped["content"], wiped["cleaned_at"] is not None) == (None, None, True)
+    assert wiped["member_id"] == 77
+
+    await _publish_and_wait(stack, upserted(t0 + timedelta(seconds=2, milliseconds=500), "Late"))
+    assert (await member())["deleted_at"] is not None

@@ -1,7 +1,7 @@
 """Composition root of the api service: settings, logging, runtime, routes."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,8 +13,25 @@ from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimit
 from api.openapi import install_openapi
 from api.routes import audiences, bulks, health, messages, sendings, templates
 from api.routes import settings as lc_settings
+from api.service.members import apply_member_deleted, apply_member_upserted
+from shared.events import MemberDeleted, MemberUpserted
+from shared.kafka import consume
 from shared.logging import configure_logging
-from shared.runtime import open_runtime
+from shared.runtime import Runtime, open_runtime
+
+MEMBERS_GROUP_ID = "api-members"
+
+
+def register_consumers(settings: ApiSettings) -> Callable[[Runtime], None]:
+    """The api keeps the members read model from the member service's events."""
+
+    def register(runtime: Runtime) -> None:
+        consume(runtime.broker, settings, MemberUpserted, MEMBERS_GROUP_ID,
+                lambda event: apply_member_upserted(runtime.pool, event))  # fmt: skip
+        consume(runtime.broker, settings, MemberDeleted, MEMBERS_GROUP_ID,
+                lambda event: apply_member_deleted(runtime.pool, event))  # fmt: skip
+
+    return register
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -22,7 +39,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime("api", settings, register=lambda _: None) as runtime:
+        async with open_runtime("api", settings, register=register_consumers(settings)) as runtime:
             app.state.runtime = runtime
             yield
 

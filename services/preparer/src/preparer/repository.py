@@ -56,7 +56,7 @@ async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[
 
 async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2)",
+        f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2) AND deleted_at IS NULL",
         lc_id,
         list(member_ids),
     )
@@ -72,7 +72,8 @@ async def get_audience_members(conn: Conn, lc_id: int, conditions: list[dict[str
     """The LC's members matching every condition, in id order (evaluated now, when preparation starts)."""
     condition, params = compile_conditions(conditions, first_param=1)
     rows = await conn.fetch(
-        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND {condition} ORDER BY m.id",
+        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND m.deleted_at IS NULL "
+        f"AND {condition} ORDER BY m.id",
         lc_id,
         *params,
     )

@@ -8,6 +8,7 @@ from shared.events.dispatches import (
     DispatchTransmitted,
     TransmissionOutcome,
 )
+from shared.events.members import MemberDeleted, MemberUpserted
 from shared.events.sendings import SendingScheduled
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "DispatchTransmitted",
     "DispatchesPrepared",
     "Event",
+    "MemberDeleted",
+    "MemberUpserted",
     "SendingScheduled",
     "TransmissionOutcome",
 ]
