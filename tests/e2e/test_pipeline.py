@@ -394,7 +394,8 @@ async def _publish_and_wait(stack: Stack, event: Event) -> None:
     [((topic, partition), offset)] = (await _publish(stack.kafka, [(event, key)])).items()
 
     async def consumed() -> bool:
-        return await _consumed(stack.kafka, "api-members", topic, partition, offset)
+        group = {"member.upserted": "api-member-upserts", "member.deleted": "api-member-deletions"}[topic]
+        return await _consumed(stack.kafka, group, topic, partition, offset)
 
     await eventually(consumed, 30, f"the api to consume {topic}[{partition}]@{offset}", interval=0.2)
 

@@ -19,16 +19,18 @@ from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime, open_runtime
 
-MEMBERS_GROUP_ID = "api-members"
+# One consumer group per topic: two consumers of different topics in one group keep rebalancing it.
+MEMBER_UPSERTS_GROUP_ID = "api-member-upserts"
+MEMBER_DELETIONS_GROUP_ID = "api-member-deletions"
 
 
 def register_consumers(settings: ApiSettings) -> Callable[[Runtime], None]:
     """The api keeps the members read model from the member service's events."""
 
     def register(runtime: Runtime) -> None:
-        consume(runtime.broker, settings, MemberUpserted, MEMBERS_GROUP_ID,
+        consume(runtime.broker, settings, MemberUpserted, MEMBER_UPSERTS_GROUP_ID,
                 lambda event: apply_member_upserted(runtime.pool, event))  # fmt: skip
-        consume(runtime.broker, settings, MemberDeleted, MEMBERS_GROUP_ID,
+        consume(runtime.broker, settings, MemberDeleted, MEMBER_DELETIONS_GROUP_ID,
                 lambda event: apply_member_deleted(runtime.pool, event))  # fmt: skip
 
     return register
