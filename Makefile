@@ -49,7 +49,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
-	@echo "no benchmarks yet: they arrive with the issues that set throughput targets"
+	$(PY) -m tests.bench.import_members
 
 clean:
 	rm -rf .local $(VENV)

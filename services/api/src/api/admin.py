@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -10,6 +11,7 @@ import orjson
 
 from api.auth import hash_token, new_token
 from api.config import ApiSettings
+from api.importer import import_members
 from api.permits import ALL_PERMITS, normalize_permit
 from shared.db import migrate
 
@@ -74,6 +76,11 @@ def parser() -> argparse.ArgumentParser:
     which = client.add_mutually_exclusive_group(required=True)
     which.add_argument("--permit", action="append", help="a permit name (repeatable)")
     which.add_argument("--all-permits", action="store_true", help="every permit, every service")
+    members = commands.add_parser("import-members", help="import members from JSON Lines or CSV")
+    members.add_argument("file", type=Path)
+    members.add_argument("--lc", required=True, help="slug of the LC the members belong to")
+    members.add_argument("--format", choices=("jsonl", "csv"), help="default: by the file's extension")
+    members.add_argument("--batch-size", type=int, default=5000)
     return root
 
 
@@ -91,4 +98,13 @@ def main(argv: list[str] | None = None) -> None:
         token = asyncio.run(create_client(url, args.lc, args.name, permits))
         print(f"created API client {args.name!r} for {', '.join(args.lc)} with {len(permits)} permit(s); token:")
         print(token)
+    elif args.command == "import-members":
+        summary = asyncio.run(import_members(url, args.file, args.lc, args.format, args.batch_size))
+        rate = summary.read / summary.seconds if summary.seconds else 0
+        print(f"read {summary.read} rows: {summary.imported} members imported, {summary.rejected} rejected "
+              f"in {summary.seconds:.1f} s ({rate:,.0f} rows/s)")  # fmt: skip
+        for reason in summary.reasons:
+            print(f"  rejected {reason}")
+        if summary.rejected > len(summary.reasons):
+            print(f"  ... and {summary.rejected - len(summary.reasons)} more")
     sys.stdout.flush()
