@@ -13,3 +13,6 @@ class ApiSettings(ServiceSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
     rate_limit_per_second: float = Field(default=50.0, gt=0, description="requests per second per LC and process")
     rate_limit_burst: int = Field(default=100, ge=1, description="requests an LC may send at once")
+    consume_member_events: bool = Field(
+        default=True, description="keep the members read model from member.upserted / member.deleted"
+    )

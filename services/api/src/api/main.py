@@ -28,6 +28,8 @@ def register_consumers(settings: ApiSettings) -> Callable[[Runtime], None]:
     """The api keeps the members read model from the member service's events."""
 
     def register(runtime: Runtime) -> None:
+        if not settings.consume_member_events:
+            return
         consume(runtime.broker, settings, MemberUpserted, MEMBER_UPSERTS_GROUP_ID,
                 lambda event: apply_member_upserted(runtime.pool, event))  # fmt: skip
         consume(runtime.broker, settings, MemberDeleted, MEMBER_DELETIONS_GROUP_ID,
