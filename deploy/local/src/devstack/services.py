@@ -34,7 +34,7 @@ def service_env(database_url: str, kafka: str, api_port: int, receipts_port: int
 
 
 def _pump(name: str, stream: IO[bytes], write: Callable[[str], object]) -> None:
-    width = max(len(n) for n in SERVICES)
+    width = max(len(n) for n in SERVICES) + 2
     with stream:
         for raw in iter(stream.readline, b""):
             write(f"{name:<{width}} | {raw.decode(errors='replace').rstrip()}\n")
@@ -50,7 +50,9 @@ class ServiceProcesses:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     pumps: list[threading.Thread] = field(default_factory=list)
 
-    def start(self, name: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, replica: int = 0) -> subprocess.Popen[bytes]:
+        """Start service `name`; replicas after the first are known as `name-1`, `name-2`, ..."""
+        key = f"{name}-{replica}" if replica else name
         process = subprocess.Popen(
             [sys.executable, "-m", SERVICES[name]],
             env={**os.environ, **self.env},
@@ -59,10 +61,10 @@ class ServiceProcesses:
             start_new_session=True,
         )
         assert process.stdout is not None
-        pump = threading.Thread(target=_pump, args=(name, process.stdout, self.write), daemon=True)
+        pump = threading.Thread(target=_pump, args=(key, process.stdout, self.write), daemon=True)
         pump.start()
         self.pumps.append(pump)
-        self.processes[name] = process
+        self.processes[key] = process
         return process
 
     def start_all(self) -> None:

@@ -3,10 +3,13 @@
 from pydantic import Field
 
 from shared.config import ServiceSettings
-from shared.events import MAX_DISPATCHES_PER_EVENT
 
 
 class PreparerSettings(ServiceSettings):
     """Environment of the preparer (see the README's table)."""
 
-    preparer_chunk_size: int = Field(default=MAX_DISPATCHES_PER_EVENT, ge=1, le=MAX_DISPATCHES_PER_EVENT)
+    preparer_chunk_size: int = Field(default=5000, ge=1, le=50_000, description="recipients per chunk")
+    preparer_range_size: int = Field(
+        default=250_000, ge=1, description="members per range of a sending; ranges are prepared in parallel"
+    )
+    short_link_base_url: str = Field(default="http://127.0.0.1:8000", description="where the api serves /s/{code}")

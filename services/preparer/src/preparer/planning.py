@@ -1,12 +1,13 @@
 """Pure preparation logic: which channel each recipient gets, what variables its template sees, its row."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from liquid import BoundTemplate
+from liquid.exceptions import LiquidError
 
-from shared.templating import RenderError, compile_content, render_content
+from preparer.shortener import Shortener
+from shared.templating import CompiledTemplate, RenderError, compile_content, render_content
 
 IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
 STATUS_BY_CHANNEL = {"sms": "sms_status", "email": "email_status", "push": "push_status"}
@@ -25,15 +26,24 @@ class Channel:
 
     type: str
     content: Mapping[str, Any]
-    compiled: Mapping[str, BoundTemplate]
+    compiled: Mapping[str, CompiledTemplate]
     from_header: str | None = None
+    wrapper: Mapping[str, CompiledTemplate] = field(default_factory=dict)
 
     @classmethod
-    def compile(cls, type_: str, content: Mapping[str, Any], from_header: str | None = None) -> "Channel":
-        return cls(type_, content, compile_content(content), from_header)
+    def compile(
+        cls,
+        type_: str,
+        content: Mapping[str, Any],
+        from_header: str | None = None,
+        wrapper_content: Mapping[str, Any] | None = None,
+    ) -> "Channel":
+        """Compile the template and, when it has one, its wrapper's attributes that wrap the template's."""
+        wrapper = {k: v for k, v in compile_content(wrapper_content or {}).items() if k in content}
+        return cls(type_, content, compile_content(content), from_header, wrapper)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
     """An inline recipient, or a member resolved from `member_id` (then `member` holds the member's row)."""
 
@@ -45,8 +55,8 @@ class Recipient:
     member: Mapping[str, Any] | None = None
 
     def identifier(self, channel: str) -> str | None:
-        source: Mapping[str, Any] = self.member if self.member is not None else self.__dict__
-        value = source.get(IDENTIFIER_BY_CHANNEL[channel])
+        name = IDENTIFIER_BY_CHANNEL[channel]
+        value = self.member.get(name) if self.member is not None else getattr(self, name)
         return str(value) if value else None
 
     def consented(self, channel: str) -> bool:
@@ -94,7 +104,7 @@ def merge_variables(
         member_data.update(recipient.member.get("properties") or {})
         member_data["secret_id"] = recipient.member.get("secret_id")
     variables: dict[str, Any] = {**sending_properties, **member_data, **recipient.properties}
-    variables["member"] = {**member_data}
+    variables["member"] = member_data
     variables["sending"] = {"id": sending_id}
     variables["message"] = {"name": message_name}
     return variables
@@ -111,7 +121,9 @@ def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dic
     """(content, None) or, when the template fails for this recipient, (None, reason)."""
     try:
         rendered = render_content(channel.compiled, channel.content, variables)
-    except RenderError as exc:
+        for key, wrapper in channel.wrapper.items():  # spec §2.5: the attribute goes into `{{ content }}`
+            rendered[key] = wrapper.render({**variables, "content": rendered[key]})
+    except (RenderError, LiquidError) as exc:
         return None, f"render_failed: {exc}"
     content = {k: rendered.get(k) for k in CONTENT_KEYS_BY_CHANNEL[channel.type] if k in rendered}
     if channel.type == "email":
@@ -119,8 +131,16 @@ def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dic
     return content, None
 
 
-def plan_dispatches(sending: Mapping[str, Any], channels: Sequence[Channel], recipients: Sequence[Recipient]) -> Plan:
-    """One row per distinct recipient with a usable channel (and, for marketing, consent); others counted."""
+def plan_dispatches(
+    sending: Mapping[str, Any],
+    channels: Sequence[Channel],
+    recipients: Iterable[Recipient],
+    shortener: Shortener | None = None,
+) -> Plan:
+    """One row per distinct recipient with a usable channel (and, for marketing, consent); others counted.
+
+    With a shortener, the URLs of sms bodies become short links (spec §3.3, 5).
+    """
     by_type = {c.type: c for c in channels}
     order = channel_order([c.type for c in channels], sending.get("channels_preference"))
     plan = Plan()
@@ -147,6 +167,8 @@ def plan_dispatches(sending: Mapping[str, Any], channels: Sequence[Channel], rec
         seen.add(key)
         variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])
         content, error = render_dispatch(by_type[channel_type], variables)
+        if shortener is not None and content is not None and channel_type == "sms" and content.get("body"):
+            content["body"] = shortener.shorten(content["body"], key)
         identifier = IDENTIFIER_BY_CHANNEL[channel_type]
         plan.rows.append(
             {

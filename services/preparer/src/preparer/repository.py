@@ -1,34 +1,29 @@
-"""SQL of the preparer: what a sending needs, and dispatches written with COPY."""
+"""SQL of the preparer: what a sending needs, its ranges, the audience read, dispatches written with COPY."""
 
-from collections.abc import Sequence
-from typing import Any
-
-import orjson
+import itertools
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any, cast
 
 from preparer.audience import compile_conditions
 from shared.db import Conn
 from shared.domain import DispatchId, SendingId
 
-_STAGE_COLUMNS = (
-    "sending_id",
-    "loyalty_club_id",
-    "recipient_key",
-    "type",
-    "content",
-    "member_id",
-    "msisdn",
-    "email",
-    "app_token",
-    "transmission_status",
-    "error",
-    "scheduled_at",
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INLINE_RANGE = 0
+MEMBER_COLUMNS = (
+    "id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status, email_status, push_status"
 )
+_DISPATCH_COLUMNS = (
+    "id", "sending_id", "loyalty_club_id", "recipient_key", "type", "content", "member_id", "msisdn", "email",
+    "app_token", "transmission_status", "error", "scheduled_at",
+)  # fmt: skip
 
 
 async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
-        "s.scheduled_at, m.name AS message_name, m.service, m.marketing, a.conditions AS audience_conditions "
+        "s.scheduled_at, m.name AS message_name, m.service, m.marketing, m.shorten_urls, m.track_in_shortener, "
+        "a.conditions AS audience_conditions "
         "FROM sendings s JOIN messages m ON m.id = s.message_id LEFT JOIN audiences a ON a.id = s.audience_id "
         "WHERE s.id = $1",
         sending_id,
@@ -37,17 +32,28 @@ async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str,
 
 
 async def get_message_channels(conn: Conn, message_id: int) -> list[dict[str, Any]]:
+    """The message's channels in order, with their template's content and its wrapper's, if any."""
     rows = await conn.fetch(
-        "SELECT c.type, c.from_email, c.from_name, t.content FROM channels c "
-        "JOIN templates t ON t.id = c.template_id WHERE c.message_id = $1 ORDER BY c.position",
+        "SELECT c.type, c.from_email, c.from_name, t.content, w.content AS wrapper_content FROM channels c "
+        "JOIN templates t ON t.id = c.template_id LEFT JOIN templates w ON w.id = t.wrapper_id "
+        "WHERE c.message_id = $1 ORDER BY c.position",
         message_id,
     )
     return [dict(r) for r in rows]
 
 
-async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
+async def get_inline_member_ids(conn: Conn, sending_id: SendingId) -> set[int]:
+    """Members also listed inline: the audience ranges leave them to the inline range (spec §3.3, 1)."""
     rows = await conn.fetch(
-        "SELECT member_id, msisdn, email, app_token, properties FROM sending_recipients "
+        "SELECT member_id FROM sending_recipients WHERE sending_id = $1 AND member_id IS NOT NULL", sending_id
+    )
+    return {r["member_id"] for r in rows}
+
+
+async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
+    """All inline recipients (at most the api's limit, 10 000): they are prepared as one chunk."""
+    rows = await conn.fetch(
+        "SELECT position, member_id, msisdn, email, app_token, properties FROM sending_recipients "
         "WHERE sending_id = $1 ORDER BY position",
         sending_id,
     )
@@ -63,93 +69,173 @@ async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict
     return {r["id"]: dict(r) for r in rows}
 
 
-MEMBER_COLUMNS = (
-    "id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status, email_status, push_status"
-)
+async def split_members(conn: Conn, lc_id: int, range_size: int) -> list[tuple[int, int]]:
+    """(lo, hi] id bounds cutting the LC's members into ranges of about `range_size` members each."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM members WHERE loyalty_club_id = $1 AND deleted_at IS NULL", lc_id
+    )
+    ranges = max(1, -(-count // range_size))
+    cuts: list[int] = []
+    if ranges > 1:
+        cuts = await conn.fetchval(
+            "SELECT percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY id) FROM members "
+            "WHERE loyalty_club_id = $1 AND deleted_at IS NULL",
+            lc_id,
+            [i / ranges for i in range(1, ranges)],
+        )
+    bounds = [INT64_MIN, *sorted(set(cuts)), INT64_MAX]
+    return list(itertools.pairwise(bounds))
 
 
-async def get_audience_members(conn: Conn, lc_id: int, conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The LC's members matching every condition, in id order (evaluated now, when preparation starts)."""
-    condition, params = compile_conditions(conditions, first_param=1)
+async def create_ranges(conn: Conn, sending_id: SendingId, member_bounds: Sequence[tuple[int, int]]) -> None:
+    """Range 0 for the inline recipients (by position), then one per member range; once per sending."""
+    bounds = [(-1, INT64_MAX), *member_bounds]
+    await conn.executemany(
+        "INSERT INTO preparation_ranges (sending_id, range_no, lo, hi, cursor) VALUES ($1, $2, $3, $4, $3) "
+        "ON CONFLICT DO NOTHING",
+        [(sending_id, no, lo, hi) for no, (lo, hi) in enumerate(bounds)],
+    )
+
+
+async def get_ranges(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND m.deleted_at IS NULL "
-        f"AND {condition} ORDER BY m.id",
-        lc_id,
-        *params,
+        "SELECT range_no, lo, hi, cursor, done FROM preparation_ranges WHERE sending_id = $1 ORDER BY range_no",
+        sending_id,
     )
     return [dict(r) for r in rows]
 
 
-async def lock_preparing_sending(conn: Conn, sending_id: SendingId) -> bool:
-    """True if the sending is still preparing (not cancelled meanwhile); holds its row until commit."""
-    status = await conn.fetchval("SELECT status FROM sendings WHERE id = $1 FOR UPDATE", sending_id)
+async def get_range(conn: Conn, sending_id: SendingId, range_no: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT range_no, lo, hi, cursor, done FROM preparation_ranges WHERE sending_id = $1 AND range_no = $2",
+        sending_id,
+        range_no,
+    )
+    return dict(row) if row else None
+
+
+async def stream_audience(
+    conn: Conn, lc_id: int, conditions: list[dict[str, Any]], after_id: int, hi: int, chunk_size: int
+) -> AsyncGenerator[list[Mapping[str, Any]], None]:
+    """The range's members matching every condition, in id order, in chunks, through a server-side cursor.
+
+    Evaluated in one snapshot (a read-only repeatable-read transaction held for the range), so a member
+    changing while the range is read is seen once, as it was when the read began.
+    """
+    condition, params = compile_conditions(conditions, first_param=3)
+    query = (
+        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND m.deleted_at IS NULL "
+        f"AND m.id > $2 AND m.id <= $3 AND {condition} ORDER BY m.id"
+    )
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        cursor = await conn.cursor(query, lc_id, after_id, hi, *params)
+        while True:
+            rows = cast(list[Mapping[str, Any]], await cursor.fetch(chunk_size))  # records are read-only mappings
+            yield rows
+            if len(rows) < chunk_size:
+                return
+
+
+async def lock_preparing_sending(conn: Conn, sending_id: SendingId, exclusive: bool = False) -> bool:
+    """True if the sending is still preparing (not cancelled meanwhile); holds its row until commit.
+
+    Chunks of several ranges share the lock, so they commit in parallel while a cancellation waits for them.
+    """
+    mode = "UPDATE" if exclusive else "SHARE"
+    status = await conn.fetchval(f"SELECT status FROM sendings WHERE id = $1 FOR {mode}", sending_id)
     return bool(status == "preparing")
 
 
-async def insert_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[DispatchId]:
-    """COPY rows into a staging table, then insert those not there yet; returns new ids still to transmit.
+async def advance_range(
+    conn: Conn,
+    sending_id: SendingId,
+    range_no: int,
+    expected_cursor: int,
+    new_cursor: int,
+    done: bool,
+    counts: tuple[int, int, int],
+) -> bool:
+    """Move the range's cursor past a chunk and add its counts; False if another worker moved it already."""
+    dispatches, unreachable, suppressed = counts
+    moved = await conn.fetchval(
+        "UPDATE preparation_ranges SET cursor = $4, done = $5, dispatches = dispatches + $6, "
+        "unreachable = unreachable + $7, suppressed = suppressed + $8, updated_at = now() "
+        "WHERE sending_id = $1 AND range_no = $2 AND cursor = $3 AND NOT done RETURNING true",
+        sending_id,
+        range_no,
+        expected_cursor,
+        new_cursor,
+        done,
+        dispatches,
+        unreachable,
+        suppressed,
+    )
+    return bool(moved)
 
-    The unique key (sending_id, recipient_key) makes a re-run after a crash insert nothing twice.
+
+async def next_dispatch_ids(conn: Conn, count: int) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT nextval(pg_get_serial_sequence('dispatches', 'id')) AS id FROM generate_series(1, $1)", count
+    )
+    return [r["id"] for r in rows]
+
+
+def _row_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in _DISPATCH_COLUMNS[3:-1])
+
+
+async def copy_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[DispatchId]:
+    """COPY the chunk's rows straight into dispatches; returns the ids of those to transmit.
+
+    A chunk is written once: its range's cursor moves in the same transaction, and the unique key
+    (sending_id, recipient_key) stops anything written twice by mistake.
     """
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS dispatch_stage (sending_id bigint, loyalty_club_id bigint, "
-        "recipient_key text, type text, content text, member_id bigint, msisdn text, email text, app_token text, "
-        "transmission_status text, error text, scheduled_at timestamptz) ON COMMIT DELETE ROWS"
-    )
+    ids = await next_dispatch_ids(conn, len(rows))
+    lc_id, sending_id, scheduled_at = sending["loyalty_club_id"], sending["id"], sending["scheduled_at"]
     await conn.copy_records_to_table(
-        "dispatch_stage",
-        columns=_STAGE_COLUMNS,
-        records=[
-            (
-                sending["id"],
-                sending["loyalty_club_id"],
-                r["recipient_key"],
-                r["type"],
-                None if r["content"] is None else orjson.dumps(r["content"]).decode(),
-                r["member_id"],
-                r["msisdn"],
-                r["email"],
-                r["app_token"],
-                r["transmission_status"],
-                r["error"],
-                sending["scheduled_at"],
-            )
-            for r in rows
-        ],
+        "dispatches",
+        columns=_DISPATCH_COLUMNS,
+        records=[(i, sending_id, lc_id, *_row_values(r), scheduled_at) for i, r in zip(ids, rows, strict=True)],
     )
-    inserted = await conn.fetch(
-        "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, member_id, msisdn, "
-        "email, app_token, transmission_status, error, scheduled_at) "
-        "SELECT sending_id, loyalty_club_id, recipient_key, type, content::jsonb, member_id, msisdn, email, "
-        "app_token, transmission_status, error, scheduled_at FROM dispatch_stage "
-        "ON CONFLICT (sending_id, recipient_key) DO NOTHING RETURNING id, transmission_status"
+    return [DispatchId(i) for i, r in zip(ids, rows, strict=True) if r["transmission_status"] == "scheduled"]
+
+
+async def insert_short_links(conn: Conn, sending_id: SendingId, links: Sequence[tuple[str, str, str | None]]) -> None:
+    """Store a chunk's short links; a link shared by the whole sending is stored by its first chunk."""
+    if not links:
+        return
+    codes, urls, keys = zip(*links, strict=True)
+    await conn.execute(
+        "INSERT INTO short_links (code, url, sending_id, dispatch_key) "
+        "SELECT code, url, $1, key FROM unnest($2::text[], $3::text[], $4::text[]) AS l(code, url, key) "
+        "ON CONFLICT (code) DO NOTHING",
+        sending_id,
+        list(codes),
+        list(urls),
+        list(keys),
     )
-    return sorted(DispatchId(r["id"]) for r in inserted if r["transmission_status"] == "scheduled")
 
 
-async def touch_sending(conn: Conn, sending_id: SendingId) -> None:
-    """Progress heartbeat: the scheduler re-drives a preparation only when this stops moving."""
-    await conn.execute("UPDATE sendings SET updated_at = now() WHERE id = $1", sending_id)
-
-
-async def finish_preparation(conn: Conn, sending_id: SendingId, unreachable: int, suppressed: int) -> str | None:
-    """`preparing → prepared` with counts from the dispatches themselves, or `skipped` when there are none."""
+async def finish_preparation(conn: Conn, sending_id: SendingId) -> str | None:
+    """`preparing → prepared` with the ranges' counts once every range is done, or `skipped` with no dispatch."""
     status: str | None = await conn.fetchval(
         """
-        WITH counts AS (
+        WITH ranges AS (
+            SELECT bool_and(done) AS done, sum(unreachable) AS unreachable, sum(suppressed) AS suppressed
+            FROM preparation_ranges WHERE sending_id = $1
+        ), counts AS (
             SELECT count(*) AS dispatches, count(DISTINCT member_id) AS members
             FROM dispatches WHERE sending_id = $1
         )
         UPDATE sendings s SET
             status = CASE WHEN counts.dispatches > 0 THEN 'prepared' ELSE 'skipped' END,
             dispatches_count = counts.dispatches, members_count = counts.members,
-            planned_count = counts.dispatches + $2 + $3, unreachable_count = $2, suppressed_count = $3,
+            planned_count = counts.dispatches + ranges.unreachable + ranges.suppressed,
+            unreachable_count = ranges.unreachable, suppressed_count = ranges.suppressed,
             status_changed_at = now(), updated_at = now()
-        FROM counts WHERE s.id = $1 AND s.status = 'preparing'
+        FROM counts, ranges WHERE s.id = $1 AND s.status = 'preparing' AND ranges.done
         RETURNING s.status
         """,
         sending_id,
-        unreachable,
-        suppressed,
     )
     return status

@@ -1,5 +1,19 @@
-"""Preparation of a sending: resolve recipients, choose channels, render, write dispatches in chunks."""
+"""Preparation of a sending: split into ranges, stream each range's recipients in chunks, write, announce.
 
+`sending.scheduled` starts a preparation: the sending is split once into range 0 (its inline recipients)
+and ranges 1..n of the LC's members by id. This worker prepares ranges 0 and 1 itself and announces the
+others with `preparation.range`, keyed so they spread over the partitions, hence over the preparer replicas.
+A range is read through a server-side cursor in chunks; each chunk is planned, rendered, written with
+`COPY` and committed together with the range's cursor and counts, then announced with `dispatches.prepared`.
+A crash loses at most the chunk in hand: the redelivered event resumes at the cursor, and a worker that
+finds the cursor moved under it (another one took the range over) stops. The worker finishing the last
+range moves the sending to `prepared` (or `skipped`) with the counts of all ranges.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -7,81 +21,195 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from preparer import repository
+from preparer.config import PreparerSettings
 from preparer.planning import Channel, Plan, Recipient, plan_dispatches
+from preparer.shortener import Shortener
 from shared.db import Conn
-from shared.domain import MARKETING_SERVICES, SendingId
-from shared.events import DispatchesPrepared
+from shared.domain import MARKETING_SERVICES, DispatchId, SendingId
+from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, PreparationRangeDue
 from shared.kafka import publish_events
 
 log = structlog.get_logger(__name__)
 
 
-def _recipients(inline: list[dict[str, Any]], members: dict[int, dict[str, Any]]) -> list[Recipient]:
-    """Inline recipients; one with `member_id` uses the member's own identifiers (none if unknown)."""
+@dataclass
+class Preparation:
+    """What every chunk of one sending needs, loaded once per range."""
+
+    sending: dict[str, Any]
+    channels: list[Channel]
+    inline_member_ids: set[int]
+    shortener: Shortener | None
+
+
+async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -> Preparation | None:
+    sending = await repository.get_sending_to_prepare(conn, sending_id)
+    if sending is None or sending["status"] != "preparing":
+        log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
+        return None
+    if sending["marketing"] is None:  # the message did not say: its service decides
+        sending["marketing"] = sending["service"] in MARKETING_SERVICES
+    channels = [
+        Channel.compile(
+            c["type"],
+            c["content"],
+            f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"],
+            c["wrapper_content"],
+        )
+        for c in await repository.get_message_channels(conn, sending["message_id"])
+    ]
+    shortener = None
+    if sending["shorten_urls"]:
+        shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
+    inline_members = await repository.get_inline_member_ids(conn, sending_id)
+    return Preparation(sending, channels, inline_members, shortener)
+
+
+def _announcements(sending_id: SendingId, dispatch_ids: Sequence[DispatchId]) -> list[DispatchesPrepared]:
+    step = MAX_DISPATCHES_PER_EVENT
     return [
+        DispatchesPrepared(sending_id=sending_id, dispatch_ids=list(dispatch_ids[i : i + step]))
+        for i in range(0, len(dispatch_ids), step)
+    ]
+
+
+async def start_preparation(
+    pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId, settings: PreparerSettings
+) -> None:
+    """Split the sending into ranges (once), announce all but the first two not done, prepare those here."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repository.lock_preparing_sending(conn, sending_id, exclusive=True):
+            log.info("preparation_not_needed", sending_id=sending_id)
+            return
+        ranges = await repository.get_ranges(conn, sending_id)
+        if not ranges:
+            sending = await repository.get_sending_to_prepare(conn, sending_id)
+            assert sending is not None
+            bounds: list[tuple[int, int]] = []
+            if sending["audience_conditions"] is not None:
+                bounds = await repository.split_members(conn, sending["loyalty_club_id"], settings.preparer_range_size)
+            await repository.create_ranges(conn, sending_id, bounds)
+            ranges = await repository.get_ranges(conn, sending_id)
+    pending = [r["range_no"] for r in ranges if not r["done"]]
+    if not pending:
+        await _finish(pool, broker, sending_id)
+        return
+    # The inline recipients and the first members' range are prepared here, without another hop.
+    mine, others = pending[:2], pending[2:]
+    announced = [PreparationRangeDue(sending_id=sending_id, range_no=n) for n in others]
+    await publish_events(broker, announced, lambda e: f"{e.sending_id}:{e.range_no}")
+    for range_no in mine:
+        await prepare_range(pool, broker, sending_id, range_no, settings)
+
+
+async def prepare_range(
+    pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId, range_no: int, settings: PreparerSettings
+) -> None:
+    """Prepare one range chunk by chunk from its cursor; the last range done finishes the sending."""
+    async with pool.acquire() as conn:
+        preparation = await _load(conn, sending_id, settings)
+        range_ = await repository.get_range(conn, sending_id, range_no)
+        if preparation is None or range_ is None or range_["done"]:
+            return
+        if range_no == repository.INLINE_RANGE:
+            plan = await _plan_inline(conn, preparation)
+            if not await _commit_chunk(pool, broker, preparation, range_, range_["hi"], plan, last=True):
+                return
+        elif not await _prepare_members(pool, broker, conn, preparation, range_, settings.preparer_chunk_size):
+            return
+    await _finish(pool, broker, sending_id)
+
+
+async def _plan_inline(conn: Conn, preparation: Preparation) -> Plan:
+    """Inline recipients; one with `member_id` uses the member's own identifiers (none if unknown)."""
+    sending = preparation.sending
+    inline = await repository.get_inline_recipients(conn, sending["id"])
+    member_ids = [r["member_id"] for r in inline if r["member_id"] is not None]
+    members = await repository.get_members(conn, sending["loyalty_club_id"], member_ids) if member_ids else {}
+    recipients = (
         Recipient(properties=r["properties"], member_id=r["member_id"], member=members.get(r["member_id"], {}))
         if r["member_id"] is not None
         else Recipient(properties=r["properties"], msisdn=r["msisdn"], email=r["email"], app_token=r["app_token"])
         for r in inline
-    ]
-
-
-async def _plan(conn: Conn, sending: dict[str, Any]) -> Plan:
-    channels = [
-        Channel.compile(
-            c["type"], c["content"], f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"]
-        )
-        for c in await repository.get_message_channels(conn, sending["message_id"])
-    ]
-    inline = await repository.get_inline_recipients(conn, sending["id"])
-    member_ids = [r["member_id"] for r in inline if r["member_id"] is not None]
-    members = await repository.get_members(conn, sending["loyalty_club_id"], member_ids) if member_ids else {}
-    recipients = _recipients(inline, members)
-    if sending["audience_conditions"] is not None:
-        # After the inline ones: a member present in both keeps its inline properties (spec §3.3).
-        audience = await repository.get_audience_members(
-            conn, sending["loyalty_club_id"], sending["audience_conditions"]
-        )
-        recipients += [Recipient(properties={}, member_id=m["id"], member=m) for m in audience]
-    return plan_dispatches(sending, channels, recipients)
-
-
-async def prepare_sending(pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId, chunk_size: int) -> None:
-    """Write the sending's dispatches chunk by chunk, announcing each chunk after it committed.
-
-    Safe to run twice: a sending no longer `preparing` is left alone, and dispatches already written are
-    not written again. The last chunk commits together with `prepared`, so the transmitter that reads
-    it can tell the sending is complete.
-    """
-    async with pool.acquire() as conn:
-        sending = await repository.get_sending_to_prepare(conn, sending_id)
-        if sending is None or sending["status"] != "preparing":
-            log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
-            return
-        if sending["marketing"] is None:  # the message did not say: its service decides
-            sending["marketing"] = sending["service"] in MARKETING_SERVICES
-        plan = await _plan(conn, sending)
-    status: str | None = None
-    chunks = [plan.rows[i : i + chunk_size] for i in range(0, len(plan.rows), chunk_size)] or [[]]
-    for index, chunk in enumerate(chunks):
-        last = index == len(chunks) - 1
-        async with pool.acquire() as conn, conn.transaction():
-            if not await repository.lock_preparing_sending(conn, sending_id):
-                log.info("preparation_stopped", sending_id=sending_id, reason="no longer preparing")
-                return
-            new_ids = await repository.insert_dispatches(conn, sending, chunk) if chunk else []
-            if last:
-                status = await repository.finish_preparation(conn, sending_id, plan.unreachable, plan.suppressed)
-            else:
-                await repository.touch_sending(conn, sending_id)
-        if new_ids or (last and status == "prepared"):
-            await publish_events(
-                broker, [DispatchesPrepared(sending_id=sending_id, dispatch_ids=new_ids)], lambda e: str(sending_id)
-            )
-    log.info(
-        "sending_prepared",
-        sending_id=sending_id,
-        status=status,
-        dispatches=len(plan.rows),
-        unreachable=plan.unreachable,
     )
+    return plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
+
+
+async def _prepare_members(
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    read_conn: Conn,
+    preparation: Preparation,
+    range_: dict[str, Any],
+    chunk_size: int,
+) -> bool:
+    """Stream the range's audience members in chunks; False when the preparation stopped on the way."""
+    sending = preparation.sending
+    skip = preparation.inline_member_ids  # a member also listed inline is prepared with the inline ones
+    chunks = repository.stream_audience(
+        read_conn,
+        sending["loyalty_club_id"],
+        sending["audience_conditions"],
+        range_["cursor"],
+        range_["hi"],
+        chunk_size,
+    )
+    # One chunk's write runs in PostgreSQL while the next chunk is read and rendered here.
+    writing: asyncio.Task[bool] | None = None
+    try:
+        async for rows in chunks:
+            last = len(rows) < chunk_size
+            recipients = (Recipient(properties={}, member_id=m["id"], member=m) for m in rows if m["id"] not in skip)
+            plan = plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
+            cursor = range_["hi"] if last else rows[-1]["id"]
+            if writing is not None and not await writing:
+                return False
+            writing = asyncio.create_task(_commit_chunk(pool, broker, preparation, range_, cursor, plan, last))
+        return writing is None or await writing
+    finally:
+        await chunks.aclose()
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
+
+
+async def _commit_chunk(
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    preparation: Preparation,
+    range_: dict[str, Any],
+    cursor: int,
+    plan: Plan,
+    last: bool,
+) -> bool:
+    """Write one chunk with its cursor and counts in one transaction, then announce it; False to stop."""
+    sending_id = preparation.sending["id"]
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repository.lock_preparing_sending(conn, sending_id):
+            log.info("preparation_stopped", sending_id=sending_id, reason="no longer preparing")
+            return False
+        counts = (len(plan.rows), plan.unreachable, plan.suppressed)
+        if not await repository.advance_range(
+            conn, sending_id, range_["range_no"], range_["cursor"], cursor, last, counts
+        ):
+            log.info("preparation_stopped", sending_id=sending_id, reason="range taken over", range=range_["range_no"])
+            return False
+        new_ids = await repository.copy_dispatches(conn, preparation.sending, plan.rows) if plan.rows else []
+        if preparation.shortener is not None:
+            await repository.insert_short_links(conn, sending_id, preparation.shortener.take_links())
+    range_["cursor"] = cursor
+    await publish_events(broker, _announcements(sending_id, new_ids), lambda e: str(sending_id))
+    return True
+
+
+async def _finish(pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repository.lock_preparing_sending(conn, sending_id, exclusive=True):
+            return
+        status = await repository.finish_preparation(conn, sending_id)
+    if status == "prepared":  # an empty batch asks the transmitter to check whether the sending is complete
+        check = DispatchesPrepared(sending_id=sending_id, dispatch_ids=[])
+        await publish_events(broker, [check], lambda e: str(sending_id))
+    if status is not None:
+        log.info("sending_prepared", sending_id=sending_id, status=status)

@@ -53,10 +53,12 @@ async def fail_overdue_sendings(conn: Conn, deadline_seconds: float) -> list[Sen
 
 
 async def take_stalled_preparations(conn: Conn, lease_seconds: float) -> list[SendingId]:
-    """Preparing sendings without progress for a lease; their lease is renewed so one re-drive suffices."""
+    """Preparing sendings without progress (none of their ranges moved) for a lease; one re-drive per lease."""
     rows = await conn.fetch(
         "UPDATE sendings SET updated_at = now() "
-        "WHERE status = 'preparing' AND updated_at < now() - make_interval(secs => $1) RETURNING id",
+        "WHERE status = 'preparing' AND updated_at < now() - make_interval(secs => $1) "
+        "AND NOT EXISTS (SELECT 1 FROM preparation_ranges r WHERE r.sending_id = sendings.id "
+        "                AND r.updated_at >= now() - make_interval(secs => $1)) RETURNING id",
         lease_seconds,
     )
     return [SendingId(r["id"]) for r in rows]

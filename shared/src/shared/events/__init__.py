@@ -9,7 +9,7 @@ from shared.events.dispatches import (
     TransmissionOutcome,
 )
 from shared.events.members import MemberDeleted, MemberUpserted
-from shared.events.sendings import SendingScheduled
+from shared.events.sendings import PreparationRangeDue, SendingScheduled
 
 __all__ = [
     "MAX_DISPATCHES_PER_EVENT",
@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "MemberDeleted",
     "MemberUpserted",
+    "PreparationRangeDue",
     "SendingScheduled",
     "TransmissionOutcome",
 ]

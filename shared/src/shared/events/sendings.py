@@ -4,7 +4,7 @@ from typing import ClassVar, Literal
 
 from shared.domain import SendingId
 from shared.events.base import Event
-from shared.events.topics import SENDING_SCHEDULED
+from shared.events.topics import PREPARATION_RANGE, SENDING_SCHEDULED
 
 
 class SendingScheduled(Event):
@@ -13,3 +13,13 @@ class SendingScheduled(Event):
     topic: ClassVar[str] = SENDING_SCHEDULED
     type: Literal["sending.scheduled"] = "sending.scheduled"
     sending_id: SendingId
+
+
+class PreparationRangeDue(Event):
+    """One range of a large sending's recipients is to be prepared (key: sending id and range, so the
+    ranges of one sending spread over the partitions and the preparer replicas that own them)."""
+
+    topic: ClassVar[str] = PREPARATION_RANGE
+    type: Literal["preparation.range"] = "preparation.range"
+    sending_id: SendingId
+    range_no: int

@@ -6,6 +6,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 SENDING_SCHEDULED = "sending.scheduled"
+PREPARATION_RANGE = "preparation.range"
 DISPATCHES_PREPARED = "dispatches.prepared"
 DISPATCH_TRANSMITTED = "dispatch.transmitted"
 DELIVERY_STATUS = "delivery.status"
@@ -13,7 +14,8 @@ MEMBER_UPSERTED = "member.upserted"
 MEMBER_DELETED = "member.deleted"
 
 ALL_TOPICS = (
-    SENDING_SCHEDULED, DISPATCHES_PREPARED, DISPATCH_TRANSMITTED, DELIVERY_STATUS, MEMBER_UPSERTED, MEMBER_DELETED,
+    SENDING_SCHEDULED, PREPARATION_RANGE, DISPATCHES_PREPARED, DISPATCH_TRANSMITTED, DELIVERY_STATUS,
+    MEMBER_UPSERTED, MEMBER_DELETED,
 )  # fmt: skip
 
 
