@@ -95,7 +95,15 @@ ENDPOINTS = [
 ]
 # Any valid token may list the services it may use: no permit to lack.
 WITHOUT_PERMIT = [Endpoint("GET", f"{P}/services", "")]  # fmt: skip
-UNAUTHENTICATED_ROUTES = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+UNAUTHENTICATED_ROUTES = {
+    "/healthz",
+    "/readyz",
+    "/s/{code}",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
 
 
 def test_the_matrix_lists_every_route_of_the_api() -> None:

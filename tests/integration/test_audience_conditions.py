@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from preparer.audience import compile_conditions, evaluate
+from shared.preparation.audience import compile_conditions, evaluate
 
 MEMBERS: list[dict[str, Any]] = [
     {"id": 1, "msisdn": "4740769126", "email": "piotr@example.com", "sms_status": "enabled",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from preparer.planning import Channel, Recipient, channel_order, choose_channel, merge_variables, plan_dispatches
+from shared.preparation.planning import (
+    Channel,
+    Recipient,
+    channel_order,
+    choose_channel,
+    merge_variables,
+    plan_dispatches,
+)
 
 SMS = Channel.compile("sms", {"body": "Hei {{ name }}{{ missing }}"})
 EMAIL = Channel.compile(

@@ -11,7 +11,7 @@ from api.errors import install_error_handlers
 from api.http import JsonResponse
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
 from api.openapi import install_openapi
-from api.routes import audiences, bulks, health, messages, sendings, templates
+from api.routes import audiences, bulks, health, messages, sendings, short_links, templates
 from api.routes import settings as lc_settings
 from api.service.members import apply_member_deleted, apply_member_upserted
 from shared.events import MemberDeleted, MemberUpserted
@@ -61,6 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
     app.include_router(health.router)
+    app.include_router(short_links.router)
     app.include_router(bulks.router)
     app.include_router(lc_settings.router)
     app.include_router(audiences.router)

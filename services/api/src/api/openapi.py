@@ -374,6 +374,10 @@ def _describe(operation: dict[str, Any], method: str, path: str) -> None:
     if (method, path) in SUCCESS:
         status, success = SUCCESS[(method, path)]
         responses[str(status)] = _json(success, "Success")
+    if path == "/s/{code}":
+        location = {"Location": {"schema": {"type": "string"}}}
+        responses["302"] = {"description": "Redirect to the link's URL", "headers": location}
+        responses["404"] = _json(Error, "No such link")
     if path == "/readyz":
         responses["503"] = _json(NotReady, "A dependency or a service of the pipeline is not ready")
     if path.startswith("/v1/"):

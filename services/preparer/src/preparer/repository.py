@@ -4,15 +4,12 @@ import itertools
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, cast
 
-from preparer.audience import compile_conditions
 from shared.db import Conn
 from shared.domain import DispatchId, SendingId
+from shared.preparation.reads import audience_query
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INLINE_RANGE = 0
-MEMBER_COLUMNS = (
-    "id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status, email_status, push_status"
-)
 _DISPATCH_COLUMNS = (
     "id", "sending_id", "loyalty_club_id", "recipient_key", "type", "content", "member_id", "msisdn", "email",
     "app_token", "transmission_status", "error", "scheduled_at",
@@ -29,44 +26,6 @@ async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str,
         sending_id,
     )
     return dict(row) if row else None
-
-
-async def get_message_channels(conn: Conn, message_id: int) -> list[dict[str, Any]]:
-    """The message's channels in order, with their template's content and its wrapper's, if any."""
-    rows = await conn.fetch(
-        "SELECT c.type, c.from_email, c.from_name, t.content, w.content AS wrapper_content FROM channels c "
-        "JOIN templates t ON t.id = c.template_id LEFT JOIN templates w ON w.id = t.wrapper_id "
-        "WHERE c.message_id = $1 ORDER BY c.position",
-        message_id,
-    )
-    return [dict(r) for r in rows]
-
-
-async def get_inline_member_ids(conn: Conn, sending_id: SendingId) -> set[int]:
-    """Members also listed inline: the audience ranges leave them to the inline range (spec §3.3, 1)."""
-    rows = await conn.fetch(
-        "SELECT member_id FROM sending_recipients WHERE sending_id = $1 AND member_id IS NOT NULL", sending_id
-    )
-    return {r["member_id"] for r in rows}
-
-
-async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
-    """All inline recipients (at most the api's limit, 10 000): they are prepared as one chunk."""
-    rows = await conn.fetch(
-        "SELECT position, member_id, msisdn, email, app_token, properties FROM sending_recipients "
-        "WHERE sending_id = $1 ORDER BY position",
-        sending_id,
-    )
-    return [dict(r) for r in rows]
-
-
-async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = await conn.fetch(
-        f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2) AND deleted_at IS NULL",
-        lc_id,
-        list(member_ids),
-    )
-    return {r["id"]: dict(r) for r in rows}
 
 
 async def split_members(conn: Conn, lc_id: int, range_size: int) -> list[tuple[int, int]]:
@@ -122,11 +81,7 @@ async def stream_audience(
     Evaluated in one snapshot (a read-only repeatable-read transaction held for the range), so a member
     changing while the range is read is seen once, as it was when the read began.
     """
-    condition, params = compile_conditions(conditions, first_param=3)
-    query = (
-        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND m.deleted_at IS NULL "
-        f"AND m.id > $2 AND m.id <= $3 AND {condition} ORDER BY m.id"
-    )
+    query, params = audience_query(conditions)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         cursor = await conn.cursor(query, lc_id, after_id, hi, *params)
         while True:

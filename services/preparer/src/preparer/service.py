@@ -22,12 +22,13 @@ from faststream.kafka import KafkaBroker
 
 from preparer import repository
 from preparer.config import PreparerSettings
-from preparer.planning import Channel, Plan, Recipient, plan_dispatches
-from preparer.shortener import Shortener
 from shared.db import Conn
 from shared.domain import MARKETING_SERVICES, DispatchId, SendingId
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, PreparationRangeDue
 from shared.kafka import publish_events
+from shared.preparation import reads
+from shared.preparation.planning import Channel, Plan, Recipient, plan_dispatches
+from shared.preparation.shortener import Shortener
 
 log = structlog.get_logger(__name__)
 
@@ -56,12 +57,12 @@ async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -
             f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"],
             c["wrapper_content"],
         )
-        for c in await repository.get_message_channels(conn, sending["message_id"])
+        for c in await reads.get_message_channels(conn, sending["message_id"])
     ]
     shortener = None
     if sending["shorten_urls"]:
         shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
-    inline_members = await repository.get_inline_member_ids(conn, sending_id)
+    inline_members = await reads.get_inline_member_ids(conn, sending_id)
     return Preparation(sending, channels, inline_members, shortener)
 
 
@@ -123,9 +124,9 @@ async def prepare_range(
 async def _plan_inline(conn: Conn, preparation: Preparation) -> Plan:
     """Inline recipients; one with `member_id` uses the member's own identifiers (none if unknown)."""
     sending = preparation.sending
-    inline = await repository.get_inline_recipients(conn, sending["id"])
+    inline = await reads.get_inline_recipients(conn, sending["id"])
     member_ids = [r["member_id"] for r in inline if r["member_id"] is not None]
-    members = await repository.get_members(conn, sending["loyalty_club_id"], member_ids) if member_ids else {}
+    members = await reads.get_members(conn, sending["loyalty_club_id"], member_ids) if member_ids else {}
     recipients = (
         Recipient(properties=r["properties"], member_id=r["member_id"], member=members.get(r["member_id"], {}))
         if r["member_id"] is not None

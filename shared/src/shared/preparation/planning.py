@@ -6,7 +6,7 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
-from preparer.shortener import Shortener
+from shared.preparation.shortener import Shortener
 from shared.templating import CompiledTemplate, RenderError, compile_content, render_content
 
 IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
