@@ -5,13 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
+import phonenumbers
+import pytest
+from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from api.admin import create_lc
-from api.importer import import_members
+from api.importer import MemberRecord, Record, Unsure, fast_msisdn, fast_record, import_members, to_record
+from api.schemas import normalize_msisdn
 
 
 async def test_jsonl_rows_are_imported_and_bad_ones_rejected_with_their_line_and_reason(
@@ -72,3 +79,135 @@ def test_the_command_prints_progress_and_a_summary(database_url: str, tmp_path: 
     assert "100.0%" in done.stderr
     assert "2,000 rows" in done.stderr
     assert done.stdout.startswith("read 2000 rows: 2000 members imported, 0 rejected")
+
+
+async def test_a_member_repeated_across_batches_written_at_once_ends_as_its_last_row(
+    db: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    await create_lc(database_url, "rep", "Repeat Club")
+    rows = [{"id": i, "properties": {"pass": 1}} for i in range(1, 41)]
+    rows += [{"id": i, "properties": {"pass": 2}} for i in range(40, 0, -1)]
+    path = tmp_path / "members.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
+    summary = await import_members(database_url, path, "rep", batch_size=3, progress=None)
+    assert (summary.read, summary.rejected) == (80, 0)
+    passes = {r["id"]: r["properties"]["pass"] for r in await db.fetch("SELECT id, properties FROM members")}
+    assert passes == dict.fromkeys(range(1, 41), 2)
+
+
+async def test_lines_count_like_a_text_file_and_a_line_not_in_utf8_stops_the_import_there(
+    db: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    await create_lc(database_url, "utf", "Utf Club")
+    path = tmp_path / "members.jsonl"
+    path.write_bytes(b'{"id": 1}\r\n\r\n{"id": 2}\r{"id": "x"}\n{"id": 3, "email": "\xff"}\n{"id": 4}\n')
+    summary = await import_members(database_url, path, "utf", progress=None)
+    assert (summary.imported, summary.rejected) == (2, 2)
+    assert summary.reasons[0].startswith("line 4: id")
+    assert "not UTF-8, import stopped there" in summary.reasons[1]
+    assert {r["id"] for r in await db.fetch("SELECT id FROM members")} == {1, 2}
+
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+GOOD_ROWS = [
+    {"id": 1},
+    {"id": 2, "msisdn": "+47 407 69 126", "email": " kari@example.com ", "properties": {"a": [1, {"b": None}]},
+     "consents": {"sms_marketing": {"status": True}}, "sms_status": "disabled", "email_status": "",
+     "push_status": "hard_bounced", "secret_id": "s", "app_token": "t", "app_platform": "ios"},
+    {"id": 3, "msisdn": "004740769126", "email": "", "secret_id": "", "app_token": None, "app_platform": ""},
+    {"id": 4, "msisdn": "4740769126", "updated_at": "2025-03-01T10:00:00+02:00"},
+    {"id": 5, "msisdn": "+1 201 555 0123", "updated_at": None},
+    {"id": "6", "msisdn": "+44 7911 123456"},
+    {"id": 2**63 - 1, "msisdn": "46701234567"},
+    {"id": 11, "updated_at": 1_700_000_000},  # pydantic's own validator decides `id` and `updated_at`
+]  # fmt: skip
+# Rows the model takes although the fast path is unsure of them (lax types, numbers the parse rewrites).
+LAX_ROWS = [
+    {"id": 7.0},
+    {"id": 8, "msisdn": "0044 07911 123456"},  # the UK national prefix, which the parse strips
+    {"id": 9, "msisdn": "+39 06 1234 5678"},  # an Italian leading zero
+    {"id": 10, "msisdn": "47407691\uff126"},  # a fullwidth digit
+]
+BAD_ROWS = [
+    {"id": 1, "msisdn": "12345"}, {"id": 1, "msisdn": "+47 407 69 12"}, {"id": 1, "msisdn": "+470 40769126"},
+    {"id": 1, "msisdn": "0047 407 69 12a"}, {"id": 1, "msisdn": 4740769126}, {"id": 1, "msisdn": ["4740769126"]},
+    {"id": 1, "msisdn": "+999 1234567"}, {"id": 1, "msisdn": "4740769126" * 3},
+    {"id": 1, "email": "not-an-email"}, {"id": 1, "email": "a b@example.com"}, {"id": 1, "email": 5},
+    {"id": 1, "email": "kari@example"},
+    {}, {"id": None}, {"id": "x"}, {"id": 0}, {"id": -1}, {"id": 2**63}, {"id": 1.5}, {"id": "1.5"},
+    {"id": 1, "colour": "red"}, {"id": 1, "ID": 1},
+    {"id": 1, "properties": []}, {"id": 1, "properties": None}, {"id": 1, "consents": "yes"},
+    {"id": 1, "sms_status": None}, {"id": 1, "email_status": 1}, {"id": 1, "push_status": ["enabled"]},
+    {"id": 1, "updated_at": "yesterday"}, {"id": 1, "updated_at": [2025]},
+    {"id": 1, "secret_id": 5}, {"id": 1, "app_token": []}, {"id": 1, "app_platform": False},
+    [1, 2], "a member", None, 7,
+]  # fmt: skip
+
+
+def model_record(row: Any) -> Record | str:
+    """What the pydantic model alone makes of a row: its staging row, or its rejection reason."""
+    try:
+        m = MemberRecord.model_validate(row).model_dump()
+    except ValidationError as exc:
+        return str(exc.errors())
+    return (m["id"], m["secret_id"], m["msisdn"], m["email"], m["app_token"], m["app_platform"],
+            orjson.dumps(m["properties"]).decode(), orjson.dumps(m["consents"]).decode(), m["sms_status"],
+            m["email_status"], m["push_status"], m["updated_at"] or NOW)  # fmt: skip
+
+
+def imported_record(row: Any) -> Record | str:
+    try:
+        return to_record(row, NOW)
+    except ValidationError as exc:
+        return str(exc.errors())
+
+
+@pytest.mark.parametrize("row", GOOD_ROWS)
+def test_the_fast_path_takes_a_plain_row_as_the_model_would(row: Any) -> None:
+    assert not isinstance(model_record(row), str)
+    assert fast_record(row, NOW) == model_record(row)
+
+
+@pytest.mark.parametrize("row", LAX_ROWS + BAD_ROWS)
+def test_the_fast_path_leaves_every_other_row_to_the_model_and_its_reasons(row: Any) -> None:
+    with pytest.raises(Unsure):
+        fast_record(row, NOW)
+    assert imported_record(row) == model_record(row)
+    assert isinstance(model_record(row), str) == (row in BAD_ROWS)
+
+
+def numbering_plan_samples() -> set[str]:
+    """Every region's example numbers, written the ways members send them, and near misses of each."""
+    samples = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        for kind in range(12):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None or metadata is None:
+                continue
+            code, nsn = number.country_code, phonenumbers.national_significant_number(number)
+            for prefix in {"", "0", "1", "8", metadata.national_prefix or ""}:
+                for national in (nsn, nsn[:-1], nsn + "7", nsn[1:]):
+                    samples |= {
+                        f"+{code}{prefix}{national}",
+                        f"00{code} {prefix}{national}",
+                        f"{code}{prefix}{national}",
+                    }
+    return samples
+
+
+def test_the_msisdn_fast_path_agrees_with_the_full_parse_and_takes_most_valid_numbers() -> None:
+    fast, valid = 0, 0
+    for value in numbering_plan_samples():
+        try:
+            expected: str | None = normalize_msisdn(value)
+            valid += 1
+        except PydanticCustomError:
+            expected = None
+        try:
+            got = fast_msisdn(value)
+        except Unsure:
+            continue
+        fast += 1
+        assert got == expected, value
+    assert fast > valid * 0.6
