@@ -46,6 +46,7 @@ ENDPOINTS = [
     Endpoint("DELETE", f"{P}/{{service_name}}/{{message_id:int}}", permits.MESSAGES_DESTROY),
     Endpoint("GET", f"{P}/{{service_name}}/{{message_id:int}}/sendings", permits.SENDINGS_GET),
     Endpoint("POST", f"{P}/{{service_name}}/{{message_id:int}}/sendings", permits.SENDINGS_CREATE, SENDING),
+    Endpoint("POST", f"{P}/{{service_name}}/{{message_id:int}}/sendings/preview", permits.SENDINGS_CREATE, SENDING),
     Endpoint("GET", f"{P}/{{service_name}}/sendings/{{sending_id:int}}", permits.SENDINGS_GET),
     Endpoint("PUT", f"{P}/{{service_name}}/sendings/{{sending_id:int}}", permits.SENDINGS_UPDATE, {"sending": {}}),
     Endpoint("PUT", f"{P}/{{service_name}}/sendings/{{sending_id:int}}/cancel", permits.SENDINGS_UPDATE),

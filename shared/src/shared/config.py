@@ -19,3 +19,13 @@ class ServiceSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1, description="tries before a message goes to <topic>.dlq")
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    short_link_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="public address of the api, where short links /s/{code} point"
+    )
+    sms_rate_limit: float = Field(default=100, gt=0, description="sms per second the provider accepts")
+    email_rate_limit: float = Field(default=200, gt=0, description="emails per second the provider accepts")
+    push_rate_limit: float = Field(default=500, gt=0, description="pushes per second the provider accepts")
+
+    def rate_limit(self, channel: str) -> float:
+        """Messages per second of the channel's provider (the preview's estimate uses them)."""
+        return float(getattr(self, f"{channel}_rate_limit"))

@@ -194,6 +194,35 @@ class OverviewEnvelope(Body):
     overview: dict[str, Any]
 
 
+class PreviewChannel(Body):
+    dispatches: int
+    suppressed: int
+
+
+class PreviewSample(Body):
+    type: str
+    member_id: int | None
+    msisdn: str | None
+    email: str | None
+    app_token: str | None
+    content: dict[str, Any] | None
+    error: str | None
+
+
+class SendingPreview(Body):
+    recipients: int
+    dispatches: int
+    suppressed: int
+    unreachable: int
+    channels: dict[str, PreviewChannel]
+    samples: list[PreviewSample]
+    estimated_duration_seconds: float
+
+
+class PreviewEnvelope(Body):
+    preview: SendingPreview
+
+
 class SendingEnvelope(Body):
     sending: Sending
 
@@ -316,6 +345,7 @@ SUCCESS: dict[tuple[str, str], tuple[int, type[BaseModel]]] = {
     ("delete", f"{S}/{{message_id}}"): (200, MessageEnvelope),
     ("get", f"{S}/{{message_id}}/sendings"): (200, SendingList),
     ("post", f"{S}/{{message_id}}/sendings"): (201, SendingEnvelope),
+    ("post", f"{S}/{{message_id}}/sendings/preview"): (200, PreviewEnvelope),
     ("get", f"{S}/sendings/{{sending_id}}"): (200, SendingEnvelope),
     ("put", f"{S}/sendings/{{sending_id}}"): (200, SendingEnvelope),
     ("put", f"{S}/sendings/{{sending_id}}/cancel"): (200, SendingEnvelope),

@@ -12,4 +12,3 @@ class PreparerSettings(ServiceSettings):
     preparer_range_size: int = Field(
         default=250_000, ge=1, description="members per range of a sending; ranges are prepared in parallel"
     )
-    short_link_base_url: str = Field(default="http://127.0.0.1:8000", description="where the api serves /s/{code}")

@@ -1,12 +1,11 @@
 """SQL of the preparer: what a sending needs, its ranges, the audience read, dispatches written with COPY."""
 
 import itertools
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 from shared.db import Conn
 from shared.domain import DispatchId, SendingId
-from shared.preparation.reads import audience_query
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INLINE_RANGE = 0
@@ -14,18 +13,6 @@ _DISPATCH_COLUMNS = (
     "id", "sending_id", "loyalty_club_id", "recipient_key", "type", "content", "member_id", "msisdn", "email",
     "app_token", "transmission_status", "error", "scheduled_at",
 )  # fmt: skip
-
-
-async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
-        "s.scheduled_at, m.name AS message_name, m.service, m.marketing, m.shorten_urls, m.track_in_shortener, "
-        "a.conditions AS audience_conditions "
-        "FROM sendings s JOIN messages m ON m.id = s.message_id LEFT JOIN audiences a ON a.id = s.audience_id "
-        "WHERE s.id = $1",
-        sending_id,
-    )
-    return dict(row) if row else None
 
 
 async def split_members(conn: Conn, lc_id: int, range_size: int) -> list[tuple[int, int]]:
@@ -71,24 +58,6 @@ async def get_range(conn: Conn, sending_id: SendingId, range_no: int) -> dict[st
         range_no,
     )
     return dict(row) if row else None
-
-
-async def stream_audience(
-    conn: Conn, lc_id: int, conditions: list[dict[str, Any]], after_id: int, hi: int, chunk_size: int
-) -> AsyncGenerator[list[Mapping[str, Any]], None]:
-    """The range's members matching every condition, in id order, in chunks, through a server-side cursor.
-
-    Evaluated in one snapshot (a read-only repeatable-read transaction held for the range), so a member
-    changing while the range is read is seen once, as it was when the read began.
-    """
-    query, params = audience_query(conditions)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        cursor = await conn.cursor(query, lc_id, after_id, hi, *params)
-        while True:
-            rows = cast(list[Mapping[str, Any]], await cursor.fetch(chunk_size))  # records are read-only mappings
-            yield rows
-            if len(rows) < chunk_size:
-                return
 
 
 async def lock_preparing_sending(conn: Conn, sending_id: SendingId, exclusive: bool = False) -> bool:

@@ -44,21 +44,13 @@ class Preparation:
 
 
 async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -> Preparation | None:
-    sending = await repository.get_sending_to_prepare(conn, sending_id)
+    sending = await reads.get_sending_to_prepare(conn, sending_id)
     if sending is None or sending["status"] != "preparing":
         log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
         return None
     if sending["marketing"] is None:  # the message did not say: its service decides
         sending["marketing"] = sending["service"] in MARKETING_SERVICES
-    channels = [
-        Channel.compile(
-            c["type"],
-            c["content"],
-            f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"],
-            c["wrapper_content"],
-        )
-        for c in await reads.get_message_channels(conn, sending["message_id"])
-    ]
+    channels = await reads.load_channels(conn, sending["message_id"])
     shortener = None
     if sending["shorten_urls"]:
         shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
@@ -84,7 +76,7 @@ async def start_preparation(
             return
         ranges = await repository.get_ranges(conn, sending_id)
         if not ranges:
-            sending = await repository.get_sending_to_prepare(conn, sending_id)
+            sending = await reads.get_sending_to_prepare(conn, sending_id)
             assert sending is not None
             bounds: list[tuple[int, int]] = []
             if sending["audience_conditions"] is not None:
@@ -122,17 +114,8 @@ async def prepare_range(
 
 
 async def _plan_inline(conn: Conn, preparation: Preparation) -> Plan:
-    """Inline recipients; one with `member_id` uses the member's own identifiers (none if unknown)."""
     sending = preparation.sending
-    inline = await reads.get_inline_recipients(conn, sending["id"])
-    member_ids = [r["member_id"] for r in inline if r["member_id"] is not None]
-    members = await reads.get_members(conn, sending["loyalty_club_id"], member_ids) if member_ids else {}
-    recipients = (
-        Recipient(properties=r["properties"], member_id=r["member_id"], member=members.get(r["member_id"], {}))
-        if r["member_id"] is not None
-        else Recipient(properties=r["properties"], msisdn=r["msisdn"], email=r["email"], app_token=r["app_token"])
-        for r in inline
-    )
+    recipients = await reads.load_inline_recipients(conn, sending["loyalty_club_id"], sending["id"])
     return plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
 
 
@@ -147,7 +130,7 @@ async def _prepare_members(
     """Stream the range's audience members in chunks; False when the preparation stopped on the way."""
     sending = preparation.sending
     skip = preparation.inline_member_ids  # a member also listed inline is prepared with the inline ones
-    chunks = repository.stream_audience(
+    chunks = reads.stream_audience(
         read_conn,
         sending["loyalty_club_id"],
         sending["audience_conditions"],

@@ -1,5 +1,6 @@
 """Pure preparation logic: which channel each recipient gets, what variables its template sees, its row."""
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,7 @@ class Plan:
     rows: list[dict[str, Any]] = field(default_factory=list)
     unreachable: int = 0
     suppressed: int = 0
+    suppressed_by_channel: Counter[str] = field(default_factory=Counter)
 
 
 def channel_order(channel_types: Sequence[str], preference: Sequence[str] | None) -> list[str]:
@@ -136,10 +138,12 @@ def plan_dispatches(
     channels: Sequence[Channel],
     recipients: Iterable[Recipient],
     shortener: Shortener | None = None,
+    render_limit: int | None = None,
 ) -> Plan:
     """One row per distinct recipient with a usable channel (and, for marketing, consent); others counted.
 
-    With a shortener, the URLs of sms bodies become short links (spec §3.3, 5).
+    With a shortener, the URLs of sms bodies become short links (spec §3.3, 5). With a render limit (the
+    preview), rows past the limit are counted but not rendered (their content stays None).
     """
     by_type = {c.type: c for c in channels}
     order = channel_order([c.type for c in channels], sending.get("channels_preference"))
@@ -160,13 +164,17 @@ def plan_dispatches(
             if member_key:
                 seen.add(member_key)
             plan.suppressed += 1
+            plan.suppressed_by_channel[channel_type] += 1
             continue
         key = recipient_key(channel_type, recipient)
         if key in seen:  # an identifier present twice gets one dispatch: the first one
             continue
         seen.add(key)
-        variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])
-        content, error = render_dispatch(by_type[channel_type], variables)
+        content: dict[str, Any] | None = None
+        error: str | None = None
+        if render_limit is None or len(plan.rows) < render_limit:
+            variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])
+            content, error = render_dispatch(by_type[channel_type], variables)
         if shortener is not None and content is not None and channel_type == "sms" and content.get("body"):
             content["body"] = shortener.shorten(content["body"], key)
         identifier = IDENTIFIER_BY_CHANNEL[channel_type]

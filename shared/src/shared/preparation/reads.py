@@ -1,15 +1,29 @@
 """What preparing (or previewing) a sending reads: its channels, inline recipients and audience members."""
 
-from collections.abc import Sequence
-from typing import Any
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any, cast
 
 from shared.db import Conn
 from shared.domain import SendingId
 from shared.preparation.audience import compile_conditions
+from shared.preparation.planning import Channel, Recipient
 
 MEMBER_COLUMNS = (
     "id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status, email_status, push_status"
 )
+
+
+async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
+        "s.scheduled_at, m.name AS message_name, m.service, m.marketing, m.shorten_urls, m.track_in_shortener, "
+        "a.conditions AS audience_conditions "
+        "FROM sendings s JOIN messages m ON m.id = s.message_id LEFT JOIN audiences a ON a.id = s.audience_id "
+        "WHERE s.id = $1",
+        sending_id,
+    )
+    return dict(row) if row else None
 
 
 async def get_message_channels(conn: Conn, message_id: int) -> list[dict[str, Any]]:
@@ -59,3 +73,57 @@ def audience_query(conditions: list[dict[str, Any]]) -> tuple[str, list[Any]]:
         f"AND m.id > $2 AND m.id <= $3 AND {condition} ORDER BY m.id"
     )
     return query, params
+
+
+@contextlib.asynccontextmanager
+async def _in_transaction() -> AsyncIterator[None]:
+    yield
+
+
+async def stream_audience(
+    conn: Conn,
+    lc_id: int,
+    conditions: list[dict[str, Any]],
+    after_id: int,
+    hi: int,
+    chunk_size: int,
+    snapshot: bool = True,
+) -> AsyncGenerator[list[Mapping[str, Any]], None]:
+    """The range's members matching every condition, in id order, in chunks, through a server-side cursor.
+
+    Evaluated in one snapshot (a read-only repeatable-read transaction held for the range), so a member
+    changing while the range is read is seen once, as it was when the read began.
+    """
+    query, params = audience_query(conditions)
+    # A preview runs inside its own (rolled back) transaction: the cursor lives in that one.
+    transaction = conn.transaction(isolation="repeatable_read", readonly=True) if snapshot else _in_transaction()
+    async with transaction:
+        cursor = await conn.cursor(query, lc_id, after_id, hi, *params)
+        while True:
+            rows = cast(list[Mapping[str, Any]], await cursor.fetch(chunk_size))  # records are read-only mappings
+            yield rows
+            if len(rows) < chunk_size:
+                return
+
+
+async def load_channels(conn: Conn, message_id: int) -> list[Channel]:
+    """The message's channels, their templates (and wrappers) compiled once for the whole sending."""
+    return [
+        Channel.compile(c["type"], c["content"],
+                        f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"],
+                        c["wrapper_content"])
+        for c in await get_message_channels(conn, message_id)
+    ]  # fmt: skip
+
+
+async def load_inline_recipients(conn: Conn, lc_id: int, sending_id: SendingId) -> list[Recipient]:
+    """Inline recipients; one with `member_id` uses the member's own identifiers (none if unknown)."""
+    inline = await get_inline_recipients(conn, sending_id)
+    member_ids = [r["member_id"] for r in inline if r["member_id"] is not None]
+    members = await get_members(conn, lc_id, member_ids) if member_ids else {}
+    return [
+        Recipient(properties=r["properties"], member_id=r["member_id"], member=members.get(r["member_id"], {}))
+        if r["member_id"] is not None
+        else Recipient(properties=r["properties"], msisdn=r["msisdn"], email=r["email"], app_token=r["app_token"])
+        for r in inline
+    ]

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api import permits
 from api.auth import Caller, require, service_of
@@ -27,6 +27,23 @@ async def create_sending(
     """Create Sending of an existing message."""
     sending = await service.create_sending(conn, caller, service_of(caller, service_name), message_id, body.sending)
     return JsonResponse({"sending": sending}, status_code=201)
+
+
+@router.post("/{service_name}/{message_id:int}/sendings/preview")
+async def preview_sending(
+    service_name: str,
+    message_id: Id,
+    body: CreateSendingRequest,
+    conn: Conn,
+    request: Request,
+    caller: Annotated[Caller, Depends(require(permits.SENDINGS_CREATE))],
+) -> JsonResponse:
+    """Preview Sending: the same body as Create; counts per channel, samples and a duration; stores nothing."""
+    settings = request.app.state.runtime.settings
+    preview = await service.preview_sending(
+        conn, caller, service_of(caller, service_name), message_id, body.sending, settings
+    )
+    return JsonResponse({"preview": preview})
 
 
 @router.get("/{service_name}/sendings/{sending_id:int}")

@@ -11,6 +11,7 @@ from api.permits import SENDINGS_SET_PRIORITY, Service
 from api.repository import messages as message_repository
 from api.repository import sendings as repository
 from api.schemas import AudiencePayload, Schedule, SendingPayload, SendingUpdate
+from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.domain import (
     CANCELLABLE_SENDING_STATUSES,
@@ -21,6 +22,7 @@ from shared.domain import (
     SendingStatus,
 )
 from shared.formats import utcnow
+from shared.preparation import preview
 
 Path = list[str | int]
 NEW_SENDING: dict[str, Any] = {
@@ -128,6 +130,31 @@ async def create_sending(
             raise InvalidParameters(tree)
         sending_id = await insert_sending(conn, caller, message["id"], fields)
     return await show_sending(conn, caller, service, sending_id)
+
+
+class _Rollback(Exception):
+    def __init__(self, preview: dict[str, Any]) -> None:
+        self.preview = preview
+
+
+async def preview_sending(
+    conn: Conn, caller: Caller, service: Service, message_id: int, payload: SendingPayload, settings: ServiceSettings
+) -> dict[str, Any]:
+    """What Create would prepare now, computed on the sending stored in a transaction that is rolled back."""
+    message = await message_repository.get_message(conn, caller.lc_id, service.name, message_id)
+    if message is None:
+        raise NotFound("Message not found")
+    try:
+        async with conn.transaction():
+            tree = ErrorTree()
+            channel_types = await _message_channel_types(conn, message["id"])
+            fields = await resolve_sending_fields(conn, caller, tree, ["sending"], payload, channel_types)
+            if tree:
+                raise InvalidParameters(tree)
+            sending_id = await repository.insert_sending(conn, caller.lc_id, message["id"], fields)
+            raise _Rollback(await preview.preview_sending(conn, sending_id, settings))
+    except _Rollback as done:
+        return done.preview
 
 
 async def update_sending(
