@@ -13,6 +13,7 @@ help:
 	@echo "make up      start the whole stack (PostgreSQL, broker, five services) in the foreground"
 	@echo "make test    run every test (unit, integration, end-to-end)"
 	@echo "make lint    ruff and mypy --strict"
+	@echo "make bench   benchmarks: import-members and preparation of 1 000 000 members, with raw COPY rates"
 	@echo "make install only create the environment (.venv)"
 
 $(UV_HOME)/bin/uv:
@@ -50,6 +51,7 @@ format: install
 
 bench: install
 	$(PY) -m tests.bench.import_members
+	$(PY) -m tests.bench.prepare_sending
 
 clean:
 	rm -rf .local $(VENV)

@@ -19,7 +19,8 @@ async def test_a_preview_counts_per_channel_samples_three_and_stores_nothing(api
     headers = await api.tenant()
     lc_id = await api.pool.fetchval("SELECT id FROM loyalty_clubs WHERE slug = $1", headers["X-Loyalty-Club-Slug"])
     await api.pool.executemany(
-        "INSERT INTO members (loyalty_club_id, id, msisdn, email, properties, consents) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO members (loyalty_club_id, id, msisdn, email, properties, consents) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
         [
             (lc_id, 1, "4790000001", None, {"first_name": "Ola", "city": "Oslo"}, SMS_CONSENT),  # sms
             (lc_id, 2, "4790000002", None, {"first_name": "Kari", "city": "Oslo"}, {}),  # sms, suppressed
@@ -72,8 +73,8 @@ async def test_a_preview_validates_like_create(api: Api) -> None:
     code, created = await api.call("POST", f"{P}/generic", headers, MESSAGE)
     assert code == 201, created
     message_id = created["message"]["id"]
-    bad = {"sending": {"schedule": {"type": "immediate"}, "audience": {"type": "inline", "conditions": [
-        {"condition_group": "member_properties", "field": "city", "operator": "sounds_like", "value": "x"}]}}}  # fmt: skip
+    unknown = {"condition_group": "member_properties", "field": "city", "operator": "sounds_like", "value": "x"}
+    bad = {"sending": {"schedule": {"type": "immediate"}, "audience": {"type": "inline", "conditions": [unknown]}}}
     code, answer = await api.call("POST", f"{P}/generic/{message_id}/sendings/preview", headers, bad)
     assert code == 422, answer
     code, answer = await api.call("POST", f"{P}/generic/999999999/sendings/preview", headers, bad)

@@ -20,7 +20,8 @@ import orjson
 from tests.infra import create_template_database, create_test_database
 
 from api.admin import create_lc
-from api.importer import _jsonl_rows, import_members, to_record
+from api.importer import _jsonl_rows, import_members
+from api.member_rows import to_record
 from devstack.infra import EmbeddedPostgres
 from shared.db import migrate
 from shared.formats import utcnow

@@ -1,5 +1,6 @@
 """Benchmark: the real preparer process prepares one sending to a generated audience (1 000 000 members by
-default, BENCH_AUDIENCE to change; PREPARER_* settings pass through to the preparer).
+default, BENCH_AUDIENCE to change; PREPARER_* settings pass through to the preparer), once with one preparer
+process and once with BENCH_REPLICAS (default 2) sharing the sending's ranges.
 
 Prints dispatches per second from `preparing` to `prepared`, the preparer's peak memory (VmHWM), and, on the
 same database in the same run, raw `COPY` rows per second of the very dispatch rows it wrote.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 from faststream.kafka import KafkaBroker
-from tests.infra import create_template_database, create_test_database, eventually
+from tests.infra import create_template_database, create_test_database, drop_database, eventually
 from tests.seed import create_lc_row, create_sms_audience_sending, seed_members
 
 from devstack.infra import EmbeddedPostgres, TansuBroker
@@ -49,7 +50,7 @@ async def raw_copy_rate(conn: asyncpg.Connection, sending_id: int) -> tuple[int,
     return len(records), len(records) / (time.monotonic() - started)
 
 
-async def run(database_url: str, kafka: str, count: int) -> None:
+async def run(database_url: str, kafka: str, count: int, replicas: int) -> None:
     await ensure_topics(kafka, partitions=6)
     conn = await asyncpg.connect(database_url)
     await init_connection(conn)
@@ -62,12 +63,13 @@ async def run(database_url: str, kafka: str, count: int) -> None:
         await seed_members(conn, lc_id, count)
         print(f"seeded {count:,} members in {time.monotonic() - started:.1f} s", file=sys.stderr)
         sending_id = await create_sms_audience_sending(conn, lc_id, AUDIENCE)
-        process = services.start("preparer")
+        processes = [services.start("preparer", replica=i) for i in range(replicas)]
 
         async def ready() -> bool:
-            return bool(await conn.fetchval("SELECT bool_or(ready) FROM service_heartbeats WHERE service = 'preparer'"))
+            count = await conn.fetchval("SELECT count(*) FROM service_heartbeats WHERE service = 'preparer' AND ready")
+            return bool(count == replicas)
 
-        await eventually(ready, 60, "the preparer ready")
+        await eventually(ready, 90, "the preparers ready")
         await broker.start()
         started = time.monotonic()
         await publish_events(broker, [SendingScheduled(sending_id=sending_id)], lambda e: str(e.sending_id))
@@ -78,7 +80,7 @@ async def run(database_url: str, kafka: str, count: int) -> None:
 
         status = await eventually(prepared, 1800, "the sending prepared", interval=0.05)
         seconds = time.monotonic() - started
-        peak = peak_rss_mb(process.pid)
+        peak = max(peak_rss_mb(p.pid) for p in processes)
         counts = await conn.fetchrow(
             "SELECT dispatches_count, suppressed_count, unreachable_count, planned_count FROM sendings WHERE id = $1",
             sending_id,
@@ -91,9 +93,10 @@ async def run(database_url: str, kafka: str, count: int) -> None:
         await conn.close()
     rate = counts["dispatches_count"] / seconds
     print(
-        f"preparation of {count:,} members: {status}, {counts['dispatches_count']:,} dispatches "
+        f"preparation of {count:,} members by {replicas} preparer process(es): {status}, "
+        f"{counts['dispatches_count']:,} dispatches "
         f"(+{counts['suppressed_count']:,} suppressed, {counts['unreachable_count']:,} unreachable) "
-        f"in {seconds:.1f} s = {rate:,.0f} dispatches/s; preparer peak memory {peak:.0f} MB\n"
+        f"in {seconds:.1f} s = {rate:,.0f} dispatches/s; peak memory of a preparer {peak:.0f} MB\n"
         f"raw COPY of the same {copied:,} rows into a table like dispatches: {copy_rate:,.0f} rows/s "
         f"(preparation at {rate / copy_rate:.0%} of raw COPY; target 33%)"
     )
@@ -101,6 +104,7 @@ async def run(database_url: str, kafka: str, count: int) -> None:
 
 async def main() -> None:
     count = int(os.environ.get("BENCH_AUDIENCE", "1000000"))
+    replicas = int(os.environ.get("BENCH_REPLICAS", "2"))
     with tempfile.TemporaryDirectory() as folder:
         server = kafka_server = None
         url = os.environ.get("DATABASE_URL")
@@ -113,9 +117,11 @@ async def main() -> None:
             kafka = kafka_server.bootstrap_servers
         try:
             await create_template_database(url)
-            database = await create_test_database(url)
-            await migrate(database)
-            await run(database, kafka, count)
+            for processes in sorted({1, replicas}):
+                database = await create_test_database(url)
+                await migrate(database)
+                await run(database, kafka, count, processes)
+                await drop_database(url, database)
         finally:
             if kafka_server:
                 kafka_server.stop()

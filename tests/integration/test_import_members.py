@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from api.admin import create_lc
-from api.importer import MemberRecord, Record, Unsure, fast_msisdn, fast_record, import_members, to_record
+from api.importer import import_members
+from api.member_rows import MemberRecord, Record, Unsure, fast_msisdn, fast_record, to_record
 from api.schemas import normalize_msisdn
 
 

@@ -41,7 +41,8 @@ def test_a_member_recipient_uses_the_members_identifiers_not_the_inline_ones() -
 
 
 def test_merge_precedence_is_sending_then_member_then_recipient_with_reserved_names_last() -> None:
-    member = {"id": 5, "secret_id": "s", "msisdn": "47", "properties": {"first_name": "Piotr", "city": "Oslo"}}
+    member = {"id": 5, "secret_id": "s", "msisdn": "47",
+              "properties": {"first_name": "Piotr", "city": "Oslo", "id": "shadow", "secret_id": "shadow"}}  # fmt: skip
     recipient = Recipient(properties={"city": "Bergen", "sending": "ignored"}, member_id=5, member=member)
     variables = merge_variables({"city": "Default", "promo": "X"}, recipient, 7, "News")
     assert variables["promo"] == "X"
@@ -49,6 +50,7 @@ def test_merge_precedence_is_sending_then_member_then_recipient_with_reserved_na
     assert variables["city"] == "Bergen"
     assert variables["member"]["first_name"] == "Piotr"
     assert variables["member"]["secret_id"] == "s"
+    assert variables["member"]["id"] == 5
     assert variables["sending"] == {"id": 7}
     assert variables["message"] == {"name": "News"}
 
@@ -93,9 +95,10 @@ def test_a_render_failure_fails_only_that_dispatch() -> None:
 
 
 def test_a_marketing_sending_suppresses_members_without_consent_for_the_chosen_channel() -> None:
-    consenting = {"msisdn": "4740769126", "consents": {"sms_marketing": {"status": True}}}
-    refused = {"msisdn": "4790000001", "consents": {"sms_marketing": {"status": False}}}
-    silent = {"msisdn": "4790000002", "consents": {"email_marketing": {"status": True}}}
+    # as the preparation reads members: each marketing consent's status as a boolean
+    consenting = {"msisdn": "4740769126", "sms_marketing": True, "email_marketing": False}
+    refused = {"msisdn": "4790000001", "sms_marketing": False}
+    silent = {"msisdn": "4790000002", "email_marketing": True}
     recipients = [
         Recipient(properties={"name": "A"}, member_id=1, member=consenting),
         Recipient(properties={"name": "B"}, member_id=2, member=refused),

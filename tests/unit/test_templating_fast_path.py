@@ -16,6 +16,7 @@ TEMPLATES = [
     "{{ name.size }} {{ flag }} {{ nothing }} {{ nothing.more }} {{ number }} {{ ratio }} {{ nested.list.last }}",
     "{{ a['b'] }} {{ a.b.c }} {{ member.size }}",
     "plain text only",
+    "",
     "{{ name | upcase }} is not simple",  # filters: always Liquid
     "{% if flag %}yes{% endif %} {{ name }}",  # tags: always Liquid
 ]
@@ -45,4 +46,4 @@ def test_the_fast_path_renders_exactly_what_liquid_renders(source: str) -> None:
 
 def test_only_text_and_plain_outputs_take_the_fast_path() -> None:
     simple = [CompiledTemplate(compile_template(s))._parts is not None for s in TEMPLATES]
-    assert simple == [True, True, True, True, True, True, False, False]
+    assert simple == [True, True, True, True, True, True, True, False, False]

@@ -1,6 +1,6 @@
 """Liquid templates (Shopify semantics): compiled once, checked at save time, rendered per recipient."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from liquid import BoundTemplate, Environment
@@ -39,10 +39,6 @@ class TemplateLimitError(ValueError):
         self.message = message
 
 
-class RenderError(ValueError):
-    """A template that parsed but failed while rendering for one recipient."""
-
-
 def compile_template(source: str) -> BoundTemplate:
     """Parse `source` once; raises TemplateSyntaxError with the parser's message."""
     try:
@@ -78,11 +74,12 @@ class CompiledTemplate:
     exactly Liquid's.
     """
 
-    __slots__ = ("_parts", "template")
+    __slots__ = ("_fast", "_parts", "template")
 
     def __init__(self, template: BoundTemplate) -> None:
         self.template = template
         self._parts = self._simple_parts(template)
+        self._fast = None if self._parts is None else _fast_renderer(self._parts)
 
     @staticmethod
     def _simple_parts(template: BoundTemplate) -> tuple[str | tuple[str, ...], ...] | None:
@@ -101,38 +98,42 @@ class CompiledTemplate:
         return tuple(parts)
 
     def render(self, variables: Mapping[str, Any]) -> str:
-        if self._parts is not None:
+        if self._fast is not None:
             try:
-                return "".join(p if isinstance(p, str) else self._lookup(p, variables) for p in self._parts)
+                return self._fast(variables)
             except _Fallback:
                 pass
         return self.template.render(**variables)
 
-    @staticmethod
-    def _lookup(path: tuple[str, ...], variables: Mapping[str, Any]) -> str:
-        if path[0] not in variables:
-            return ""  # undefined renders empty, whatever follows it
-        value: Any = variables[path[0]]
-        for key in path[1:]:
-            if type(value) is not dict or key not in value:
-                raise _Fallback
-            value = value[key]
-        return to_liquid_string(value, autoescape=False)
+
+def _text(value: Any) -> str:
+    """A top-level name's output: missing and nil render empty (Liquid's `Undefined` and `nil`)."""
+    return value if type(value) is str else to_liquid_string(value, autoescape=False)
+
+
+def _path(variables: Mapping[str, Any], path: tuple[str, ...]) -> str:
+    if path[0] not in variables:
+        return ""  # undefined renders empty, whatever follows it
+    value: Any = variables[path[0]]
+    for key in path[1:]:
+        if type(value) is not dict or key not in value:
+            raise _Fallback
+        value = value[key]
+    return to_liquid_string(value, autoescape=False)
+
+
+def _fast_renderer(parts: tuple[str | tuple[str, ...], ...]) -> Callable[[Mapping[str, Any]], str]:
+    """One Python expression joining the text and the lookups (the parts' reprs are the only code in it)."""
+    pieces = [
+        repr(p) if isinstance(p, str) else f"_text(v.get({p[0]!r}))" if len(p) == 1 else f"_path(v, {p!r})"
+        for p in parts
+    ]
+    namespace: dict[str, Any] = {"_text": _text, "_path": _path}
+    exec(f"def render(v):\n    return ''.join([{', '.join(pieces)}])\n", namespace)  # noqa: S102 - reprs only
+    renderer: Callable[[Mapping[str, Any]], str] = namespace["render"]
+    return renderer
 
 
 def compile_content(content: Mapping[str, Any]) -> dict[str, CompiledTemplate]:
     """Compile every string attribute of a template's content (non-strings are kept out)."""
     return {key: CompiledTemplate(compile_template(value)) for key, value in content.items() if isinstance(value, str)}
-
-
-def render_content(
-    compiled: Mapping[str, CompiledTemplate], content: Mapping[str, Any], variables: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Render the compiled attributes with `variables`; other attributes are copied as they are."""
-    rendered = dict(content)
-    try:
-        for key, template in compiled.items():
-            rendered[key] = template.render(variables)
-    except LiquidError as exc:
-        raise RenderError(f"{key}: {exc}") from exc
-    return rendered

@@ -34,7 +34,7 @@ def service_env(database_url: str, kafka: str, api_port: int, receipts_port: int
 
 
 def _pump(name: str, stream: IO[bytes], write: Callable[[str], object]) -> None:
-    width = max(len(n) for n in SERVICES) + 2
+    width = max(len(n) for n in SERVICES)
     with stream:
         for raw in iter(stream.readline, b""):
             write(f"{name:<{width}} | {raw.decode(errors='replace').rstrip()}\n")

@@ -17,161 +17,23 @@ from collections import deque
 from collections.abc import Iterator, KeysView
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from pathlib import Path
-from re import Pattern, compile
-from typing import IO, Annotated, Any, TextIO
+from typing import IO, Any, TextIO
 
 import asyncpg
 import orjson
 import phonenumbers
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError
 
+from api.member_rows import Record, to_record
 from api.repository.members import FIELDS, get_loyalty_club_id
-from api.schemas import Email, Msisdn, Payload, check_email
 from shared.formats import utcnow
 
 MAX_REJECTIONS_SHOWN = 20
-MAX_MEMBER_ID = 2**63 - 1
 KNOWN_CSV_COLUMNS = set(FIELDS) | {"properties", "consents"}
 READ_BLOCK = 1 << 20
 WRITERS = 2  # batches written at once: one PostgreSQL backend alone cannot keep up with the reading
 ROWS_BETWEEN_YIELDS = 64  # how often the reading lets the previous batch's write move on (~1 ms)
-
-# One staging row, in the order of the staging table's columns.
-Record = tuple[int, str | None, str | None, str | None, str | None, str | None, str, str, str, str, str, datetime]
-
-
-class MemberRecord(Payload):
-    """One member as spec §3.1 describes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: int = Field(ge=1, le=MAX_MEMBER_ID)
-    secret_id: str | None = None
-    msisdn: Msisdn | None = None
-    email: Email | None = None
-    app_token: str | None = None
-    app_platform: str | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
-    consents: dict[str, Any] = Field(default_factory=dict)
-    sms_status: str = "enabled"
-    email_status: str = "enabled"
-    push_status: str = "enabled"
-    updated_at: datetime | None = None
-
-    @field_validator("msisdn", "email", "app_token", "app_platform", "secret_id", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-
-class Unsure(Exception):
-    """The fast path cannot vouch for a row: the model decides."""
-
-
-_MEMBER_FIELDS = frozenset(MemberRecord.model_fields)
-# Pydantic's own validators for the two fields whose lax parsing the fast path does not redo.
-_ID = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_MEMBER_ID)])
-_UPDATED_AT = TypeAdapter(datetime | None)
-_NO_METADATA = compile("")  # matches everything: send such numbers to the full parse
-
-
-@cache
-def _national_prefix(country_code: int) -> Pattern[str] | None:
-    """The numbering plan's national-prefix-for-parsing of `country_code` (None: it has none)."""
-    region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    if metadata is None:
-        return _NO_METADATA
-    return compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
-
-
-def fast_msisdn(value: str) -> str:
-    """`normalize_msisdn` for digits `phonenumbers.parse` would take as they are; raises `Unsure` otherwise.
-
-    Skipping the parse is safe only when it would change nothing: no leading zero (country code or national
-    number) and no national prefix it might strip. The validity check is still the numbering plan's.
-    """
-    digits = value.strip().replace(" ", "")
-    if digits.startswith("00"):
-        digits = digits[2:]
-    digits = digits.removeprefix("+")
-    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
-        raise Unsure
-    for size in (1, 2, 3):
-        country_code = int(digits[:size])
-        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        raise Unsure
-    national = digits[size:]
-    prefix = _national_prefix(country_code)
-    if not 2 <= len(national) <= 17 or national[0] == "0" or (prefix is not None and prefix.match(national)):
-        raise Unsure
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    if not phonenumbers.is_valid_number(number):
-        raise Unsure
-    return digits
-
-
-def _optional_text(value: Any) -> str | None:
-    if type(value) is str:
-        return value or None
-    if value is None:
-        return None
-    raise Unsure
-
-
-def _text(value: Any) -> str:
-    if type(value) is str:
-        return value
-    raise Unsure
-
-
-def _json_object(value: Any) -> str:
-    if type(value) is dict:
-        return orjson.dumps(value).decode()
-    raise Unsure
-
-
-def fast_record(row: Any, now: datetime) -> Record:
-    """The staging row of a member that surely passes the model, as the model would give it; else `Unsure`."""
-    if type(row) is not dict or not _MEMBER_FIELDS.issuperset(row):
-        raise Unsure
-    member_id, msisdn, email, updated_at = row.get("id"), row.get("msisdn"), row.get("email"), row.get("updated_at")
-    try:
-        if type(member_id) is not int:
-            member_id = _ID.validate_python(_text(member_id))
-        if updated_at is not None:
-            updated_at = _UPDATED_AT.validate_python(updated_at)
-        if email:
-            email = check_email(_text(email))
-    except (ValidationError, PydanticCustomError) as exc:
-        raise Unsure from exc
-    if not 1 <= member_id <= MAX_MEMBER_ID:
-        raise Unsure
-    get = row.get
-    return (
-        member_id, _optional_text(get("secret_id")), fast_msisdn(_text(msisdn)) if msisdn else _optional_text(msisdn),
-        _optional_text(email), _optional_text(get("app_token")), _optional_text(get("app_platform")),
-        _json_object(get("properties", {})), _json_object(get("consents", {})), _text(get("sms_status", "enabled")),
-        _text(get("email_status", "enabled")), _text(get("push_status", "enabled")), updated_at or now,
-    )  # fmt: skip
-
-
-def to_record(row: Any, now: datetime) -> Record:
-    """The staging row of a member; raises the model's `ValidationError` for a row to reject."""
-    try:
-        return fast_record(row, now)
-    except Unsure:
-        m = MemberRecord.model_validate(row).model_dump()
-    return (
-        m["id"], m["secret_id"], m["msisdn"], m["email"], m["app_token"], m["app_platform"],
-        orjson.dumps(m["properties"]).decode(), orjson.dumps(m["consents"]).decode(), m["sms_status"],
-        m["email_status"], m["push_status"], m["updated_at"] or now,
-    )  # fmt: skip
 
 
 @dataclass

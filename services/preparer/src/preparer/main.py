@@ -1,6 +1,7 @@
 """Composition root of the preparer."""
 
 import asyncio
+import gc
 
 from preparer.config import PreparerSettings
 from preparer.handlers import on_preparation_range, on_sending_scheduled
@@ -13,7 +14,16 @@ GROUP_ID = "preparer"
 RANGES_GROUP_ID = "preparer-ranges"  # one group per topic: one group over two topics kept rebalancing
 
 
+def tune_garbage_collector() -> None:
+    """Preparation allocates millions of short-lived objects, nearly all freed by reference counting; with
+    the default threshold (700 allocations) the cyclic collector ran every few recipients and took a quarter
+    of the time. The objects of start-up are frozen out of its scans."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def run() -> None:
+    tune_garbage_collector()
     settings = PreparerSettings()
     configure_logging("preparer", settings.log_level, settings.log_json)
 

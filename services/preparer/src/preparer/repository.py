@@ -1,6 +1,7 @@
 """SQL of the preparer: what a sending needs, its ranges, the audience read, dispatches written with COPY."""
 
 import itertools
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,14 +99,13 @@ async def advance_range(
 
 
 async def next_dispatch_ids(conn: Conn, count: int) -> list[int]:
-    rows = await conn.fetch(
-        "SELECT nextval(pg_get_serial_sequence('dispatches', 'id')) AS id FROM generate_series(1, $1)", count
+    ids: list[int] = await conn.fetchval(
+        "SELECT array(SELECT nextval(pg_get_serial_sequence('dispatches', 'id')) FROM generate_series(1, $1))", count
     )
-    return [r["id"] for r in rows]
+    return ids
 
 
-def _row_values(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c] for c in _DISPATCH_COLUMNS[3:-1])
+_row_values = operator.itemgetter(*_DISPATCH_COLUMNS[3:-1])  # a planned row's values, in COPY order
 
 
 async def copy_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[DispatchId]:

@@ -1,8 +1,9 @@
 """Preparation of a sending: split into ranges, stream each range's recipients in chunks, write, announce.
 
 `sending.scheduled` starts a preparation: the sending is split once into range 0 (its inline recipients)
-and ranges 1..n of the LC's members by id. This worker prepares ranges 0 and 1 itself and announces the
-others with `preparation.range`, keyed so they spread over the partitions, hence over the preparer replicas.
+and ranges 1..n of the LC's members by id. This worker prepares range 0 itself (and the members' range
+when there is only one) and announces the others with `preparation.range`, keyed so they spread over the
+partitions, hence over the preparer replicas.
 A range is read through a server-side cursor in chunks; each chunk is planned, rendered, written with
 `COPY` and committed together with the range's cursor and counts, then announced with `dispatches.prepared`.
 A crash loses at most the chunk in hand: the redelivered event resumes at the cursor, and a worker that
@@ -12,7 +13,7 @@ range moves the sending to `prepared` (or `skipped`) with the counts of all rang
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,7 @@ def _announcements(sending_id: SendingId, dispatch_ids: Sequence[DispatchId]) ->
 async def start_preparation(
     pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId, settings: PreparerSettings
 ) -> None:
-    """Split the sending into ranges (once), announce all but the first two not done, prepare those here."""
+    """Split the sending into ranges (once), prepare the inline one here and announce the members' ranges."""
     async with pool.acquire() as conn, conn.transaction():
         if not await repository.lock_preparing_sending(conn, sending_id, exclusive=True):
             log.info("preparation_not_needed", sending_id=sending_id)
@@ -87,8 +88,9 @@ async def start_preparation(
     if not pending:
         await _finish(pool, broker, sending_id)
         return
-    # The inline recipients and the first members' range are prepared here, without another hop.
-    mine, others = pending[:2], pending[2:]
+    # The inline recipients are prepared here, and so is the members' range when there is only one (a small
+    # sending takes no extra hop); several ranges are all announced, to spread over the replicas.
+    mine, others = (pending, []) if len(pending) <= 2 else ([n for n in pending if n == 0], [n for n in pending if n])
     announced = [PreparationRangeDue(sending_id=sending_id, range_no=n) for n in others]
     await publish_events(broker, announced, lambda e: f"{e.sending_id}:{e.range_no}")
     for range_no in mine:
@@ -138,24 +140,31 @@ async def _prepare_members(
         range_["hi"],
         chunk_size,
     )
-    # One chunk's write runs in PostgreSQL while the next chunk is read and rendered here.
+    # Three stages overlap: PostgreSQL reads the next chunk and writes the previous one while this one is
+    # planned and rendered here. At most three chunks are in memory, whatever the audience size.
+    reading: asyncio.Task[list[Mapping[str, Any]]] = asyncio.create_task(anext(chunks))
     writing: asyncio.Task[bool] | None = None
     try:
-        async for rows in chunks:
+        while True:
+            rows = await reading
             last = len(rows) < chunk_size
+            if not last:
+                reading = asyncio.create_task(anext(chunks))
             recipients = (Recipient(properties={}, member_id=m["id"], member=m) for m in rows if m["id"] not in skip)
             plan = plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
             cursor = range_["hi"] if last else rows[-1]["id"]
             if writing is not None and not await writing:
                 return False
             writing = asyncio.create_task(_commit_chunk(pool, broker, preparation, range_, cursor, plan, last))
-        return writing is None or await writing
+            if last:
+                return await writing
     finally:
+        for task in (reading, writing):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await task
         await chunks.aclose()
-        if writing is not None and not writing.done():
-            writing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writing
 
 
 async def _commit_chunk(

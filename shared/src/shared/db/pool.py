@@ -15,7 +15,7 @@ def _encode_jsonb(value: Any) -> bytes:
 
 
 def _decode_jsonb(data: bytes) -> Any:
-    return orjson.loads(memoryview(data)[1:])
+    return orjson.loads(data[1:])
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:

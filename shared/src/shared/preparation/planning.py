@@ -8,9 +8,10 @@ from typing import Any
 from liquid.exceptions import LiquidError
 
 from shared.preparation.shortener import Shortener
-from shared.templating import CompiledTemplate, RenderError, compile_content, render_content
+from shared.templating import CompiledTemplate, compile_content
 
 IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
+CONSENT_BY_CHANNEL = {"sms": "sms_marketing", "email": "email_marketing", "push": "push_marketing"}
 STATUS_BY_CHANNEL = {"sms": "sms_status", "email": "email_status", "push": "push_status"}
 MEMBER_FIELDS = ("id", "msisdn", "email", "app_token", "app_platform")
 # What each channel's dispatch content keeps of the rendered template.
@@ -30,6 +31,14 @@ class Channel:
     compiled: Mapping[str, CompiledTemplate]
     from_header: str | None = None
     wrapper: Mapping[str, CompiledTemplate] = field(default_factory=dict)
+    # What a dispatch of this channel keeps, in order: (attribute, its template or None, its constant value).
+    attributes: tuple[tuple[str, CompiledTemplate | None, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        kept = [
+            (k, self.compiled.get(k), self.content[k]) for k in CONTENT_KEYS_BY_CHANNEL[self.type] if k in self.content
+        ]
+        object.__setattr__(self, "attributes", tuple(kept))
 
     @classmethod
     def compile(
@@ -44,9 +53,10 @@ class Channel:
         return cls(type_, content, compile_content(content), from_header, wrapper)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a setattr call per field
 class Recipient:
-    """An inline recipient, or a member resolved from `member_id` (then `member` holds the member's row)."""
+    """An inline recipient, or a member resolved from `member_id` (then `member` holds the member's row as
+    `reads.MEMBER_COLUMNS` reads it: consents as `sms_marketing`, ... booleans)."""
 
     properties: Mapping[str, Any]
     member_id: int | None = None
@@ -64,8 +74,7 @@ class Recipient:
         """A member's marketing consent for the channel (`sms_marketing`, ...); inline non-members need none."""
         if self.member is None:
             return True
-        consent = (self.member.get("consents") or {}).get(f"{channel}_marketing") or {}
-        return consent.get("status") is True
+        return self.member.get(CONSENT_BY_CHANNEL[channel]) is True
 
     def channel_enabled(self, channel: str) -> bool:
         return self.member is None or self.member.get(STATUS_BY_CHANNEL[channel], "enabled") == "enabled"
@@ -101,10 +110,12 @@ def merge_variables(
 ) -> dict[str, Any]:
     """Sending properties < member data (flat and under `member.`) < recipient properties; reserved names last."""
     member_data: dict[str, Any] = {}
-    if recipient.member is not None:
-        member_data = {k: recipient.member.get(k) for k in MEMBER_FIELDS}
-        member_data.update(recipient.member.get("properties") or {})
-        member_data["secret_id"] = recipient.member.get("secret_id")
+    member = recipient.member
+    if member is not None:
+        member_data = {k: member.get(k) for k in MEMBER_FIELDS}
+        member_data.update(member.get("properties") or {})
+        member_data["id"] = member.get("id")  # reserved: no property may shadow them
+        member_data["secret_id"] = member.get("secret_id")
     variables: dict[str, Any] = {**sending_properties, **member_data, **recipient.properties}
     variables["member"] = member_data
     variables["sending"] = {"id": sending_id}
@@ -120,14 +131,20 @@ def recipient_key(channel: str, recipient: Recipient) -> str:
 
 
 def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """(content, None) or, when the template fails for this recipient, (None, reason)."""
+    """(content, None) or, when the template fails for this recipient, (None, reason).
+
+    Only the attributes the channel's dispatches keep are rendered; each goes into its wrapper's
+    `{{ content }}` when the template has a wrapper (spec §2.5).
+    """
+    content: dict[str, Any] = {}
+    key = ""
     try:
-        rendered = render_content(channel.compiled, channel.content, variables)
-        for key, wrapper in channel.wrapper.items():  # spec §2.5: the attribute goes into `{{ content }}`
-            rendered[key] = wrapper.render({**variables, "content": rendered[key]})
-    except (RenderError, LiquidError) as exc:
-        return None, f"render_failed: {exc}"
-    content = {k: rendered.get(k) for k in CONTENT_KEYS_BY_CHANNEL[channel.type] if k in rendered}
+        for key, template, constant in channel.attributes:
+            value = constant if template is None else template.render(variables)
+            wrapper = channel.wrapper.get(key) if channel.wrapper else None
+            content[key] = value if wrapper is None else wrapper.render({**variables, "content": value})
+    except LiquidError as exc:
+        return None, f"render_failed: {key}: {exc}"
     if channel.type == "email":
         content["from"] = channel.from_header
     return content, None
@@ -147,6 +164,8 @@ def plan_dispatches(
     """
     by_type = {c.type: c for c in channels}
     order = channel_order([c.type for c in channels], sending.get("channels_preference"))
+    marketing = bool(sending.get("marketing"))
+    properties, sending_id, message_name = sending["properties"], sending["id"], sending["message_name"]
     plan = Plan()
     seen: set[str] = set()
     for recipient in recipients:
@@ -160,20 +179,20 @@ def plan_dispatches(
                 seen.add(member_key)
             plan.unreachable += 1
             continue
-        if sending.get("marketing") and not recipient.consented(channel_type):
+        if marketing and not recipient.consented(channel_type):
             if member_key:
                 seen.add(member_key)
             plan.suppressed += 1
             plan.suppressed_by_channel[channel_type] += 1
             continue
-        key = recipient_key(channel_type, recipient)
+        key = member_key or recipient_key(channel_type, recipient)
         if key in seen:  # an identifier present twice gets one dispatch: the first one
             continue
         seen.add(key)
         content: dict[str, Any] | None = None
         error: str | None = None
         if render_limit is None or len(plan.rows) < render_limit:
-            variables = merge_variables(sending["properties"], recipient, sending["id"], sending["message_name"])
+            variables = merge_variables(properties, recipient, sending_id, message_name)
             content, error = render_dispatch(by_type[channel_type], variables)
         if shortener is not None and content is not None and channel_type == "sms" and content.get("body"):
             content["body"] = shortener.shorten(content["body"], key)

@@ -9,9 +9,13 @@ from shared.domain import SendingId
 from shared.preparation.audience import compile_conditions
 from shared.preparation.planning import Channel, Recipient
 
+# A member as preparation needs it; the marketing consents come as booleans (`sms_marketing`, ...), true
+# only when the consent's status is JSON true.
 MEMBER_COLUMNS = (
-    "id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status, email_status, push_status"
-)
+    "id, secret_id, msisdn, email, app_token, app_platform, properties, sms_status, email_status, push_status, "
+    + ", ".join(f"coalesce(consents #> '{{{c}_marketing,status}}' = 'true', false) AS {c}_marketing"
+                for c in ("sms", "email", "push"))
+)  # fmt: skip
 
 
 async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:

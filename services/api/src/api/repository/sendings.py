@@ -223,3 +223,14 @@ async def insert_inline_audience(conn: Conn, lc_id: LoyaltyClubId, conditions: l
         conditions,
     )
     return audience_id
+
+
+async def preparation_progress(conn: Conn, sending_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Suppressed and unreachable recipients counted so far by the ranges of sendings being prepared."""
+    rows = await conn.fetch(
+        "SELECT sending_id, sum(suppressed)::int AS suppressed_count, sum(unreachable)::int AS unreachable_count "
+        "FROM preparation_ranges WHERE sending_id = ANY($1) GROUP BY sending_id",
+        sending_ids,
+    )
+    return {r["sending_id"]: {"suppressed_count": r["suppressed_count"], "unreachable_count": r["unreachable_count"]}
+            for r in rows}  # fmt: skip

@@ -206,6 +206,10 @@ async def sending_views(conn: Conn, sendings: list[dict[str, Any]]) -> list[dict
     ids = [s["id"] for s in sendings]
     recipients = await repository.get_sending_recipients(conn, ids)
     counts = await repository.count_sending_dispatches(conn, ids)
+    preparing = [s["id"] for s in sendings if s["status"] == SendingStatus.PREPARING]
+    if preparing:  # counted so far by the ranges, so the ledger shows progress while preparation runs
+        progress = await repository.preparation_progress(conn, preparing)
+        sendings = [{**s, **progress.get(s["id"], {})} for s in sendings]
     return [views.sending_view(s, recipients[s["id"]], counts[s["id"]]) for s in sendings]
 
 
