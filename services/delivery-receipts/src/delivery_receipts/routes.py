@@ -1,11 +1,19 @@
 """Provider webhooks: verify, publish `delivery.status`, answer at once."""
 
+import urllib.parse
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from delivery_receipts.service import normalize_sandbox_receipt
-from delivery_receipts.signatures import SANDBOX_SIGNATURE_HEADER, sandbox_signature_valid
+from delivery_receipts.service import normalize_sandbox_receipt, normalize_twilio_callback
+from delivery_receipts.signatures import (
+    SANDBOX_SIGNATURE_HEADER,
+    TWILIO_SIGNATURE_HEADER,
+    sandbox_signature_valid,
+    twilio_signature_valid,
+)
+from shared.formats import utcnow
 from shared.kafka import publish_events
 
 router = APIRouter()
@@ -28,6 +36,30 @@ async def sandbox_receipt(request: Request) -> Response:
         event = normalize_sandbox_receipt(orjson.loads(body))
     except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
         return _error(422, "malformed receipt")
+    await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/twilio", status_code=204)
+async def twilio_callback(request: Request) -> Response:
+    """A Twilio status callback, signed with `X-Twilio-Signature` over our public URL and the form fields."""
+    body = await request.body()
+    settings = request.app.state.settings
+    try:
+        params = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        return _error(401, "invalid signature")
+    url = settings.receipts_public_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    if not twilio_signature_valid(
+        settings.twilio_auth_token, url, params, request.headers.get(TWILIO_SIGNATURE_HEADER)
+    ):
+        return _error(401, "invalid signature")
+    try:
+        event = normalize_twilio_callback(dict(params), utcnow())
+    except KeyError:
+        return _error(422, "malformed status callback")
     await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
     return Response(status_code=204)
 

@@ -31,6 +31,27 @@ def normalize_sandbox_receipt(payload: dict[str, object]) -> DeliveryStatusRecei
     )
 
 
+# Twilio's MessageStatus values (https://www.twilio.com/docs/messaging/api/message-resource#message-status-values).
+_TWILIO_STATUSES = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.DELIVERED,
+    "undelivered": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
+}
+
+
+def normalize_twilio_callback(params: dict[str, str], reported_at: datetime) -> DeliveryStatusReceived:
+    """A Twilio status callback as our event (raises KeyError when `MessageSid` or `MessageStatus` is missing)."""
+    raw_status = params["MessageStatus"]
+    return DeliveryStatusReceived(
+        provider="twilio",
+        provider_message_id=params["MessageSid"],
+        status=_TWILIO_STATUSES.get(raw_status, DeliveryStatus.PENDING),
+        external_status=raw_status if "ErrorCode" not in params else f"{raw_status} ({params['ErrorCode']})",
+        reported_at=reported_at,
+    )
+
+
 async def apply_delivery_status(pool: asyncpg.Pool, event: DeliveryStatusReceived) -> bool:
     """Set the dispatch's delivery status if it is still pending: delivered or failed never change again."""
     result: str = await pool.execute(

@@ -1,5 +1,7 @@
 """Settings of the transmitter service."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from shared.config import ServiceSettings
@@ -8,7 +10,17 @@ from shared.config import ServiceSettings
 class TransmitterSettings(ServiceSettings):
     """Environment of the transmitter (see the README's table)."""
 
-    sms_provider: str = Field(default="sandbox", description="sms provider adapter")
+    sms_provider: Literal["sandbox", "twilio"] = Field(default="sandbox", description="sms provider adapter")
+    email_provider: Literal["sandbox"] = Field(default="sandbox", description="email provider adapter")
+    push_provider: Literal["sandbox"] = Field(default="sandbox", description="push provider adapter")
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_messaging_service_sid: str | None = None
+    receipts_public_url: str = Field(
+        default="http://127.0.0.1:8001", description="delivery-receipts as providers reach it (status callbacks)"
+    )
+    provider_connections: int = Field(default=100, ge=1, description="pooled connections per HTTP provider")
     transmit_concurrency: int = Field(default=50, ge=1, description="provider calls in flight per process")
     claim_lease_seconds: float = Field(default=120, gt=0, description="a claim unmarked this long ⇒ ambiguous")
     sandbox_receipts_url: str = "http://127.0.0.1:8001/webhooks/sandbox"

@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from shared.events import DispatchesPrepared
 from shared.runtime import Runtime
 from transmitter.config import TransmitterSettings
-from transmitter.providers.base import Provider
+from transmitter.providers.base import ChannelProviders
 from transmitter.service import transmit_batch
 
 
 def on_dispatches_prepared(
-    runtime: Runtime, settings: TransmitterSettings, provider: Provider
+    runtime: Runtime, settings: TransmitterSettings, provider: ChannelProviders
 ) -> Callable[[DispatchesPrepared], Awaitable[None]]:
     concurrency = asyncio.Semaphore(settings.transmit_concurrency)
 

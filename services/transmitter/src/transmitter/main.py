@@ -8,28 +8,39 @@ from shared.logging import configure_logging
 from shared.runtime import Runtime, open_runtime, wait_for_signal
 from transmitter.config import TransmitterSettings
 from transmitter.handlers import on_dispatches_prepared
-from transmitter.providers.base import Provider
+from transmitter.providers.base import ChannelProviders, Provider
 from transmitter.providers.sandbox import SandboxProvider
+from transmitter.providers.twilio import TwilioSms
 
 GROUP_ID = "transmitter"
 
 
-def make_provider(settings: TransmitterSettings, runtime: Runtime) -> Provider:
-    if settings.sms_provider != "sandbox":
-        raise SystemExit(f"unknown SMS_PROVIDER {settings.sms_provider!r}; available: sandbox")
-    return SandboxProvider(
+def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelProviders:
+    """Each channel's provider as configured; `sandbox` (the default) serves any channel left to it."""
+    sandbox = SandboxProvider(
         runtime.pool,
         settings.sandbox_receipts_url,
         settings.sandbox_webhook_secret,
         settings.sandbox_receipt_delay_seconds,
     )
+    sms: Provider = sandbox
+    if settings.sms_provider == "twilio":
+        sms = TwilioSms(
+            settings.twilio_base_url,
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            f"{settings.receipts_public_url.rstrip('/')}/webhooks/twilio",
+            settings.twilio_messaging_service_sid,
+            settings.provider_connections,
+        )
+    return ChannelProviders({"sms": sms, "email": sandbox, "push": sandbox})
 
 
 async def serve(settings: TransmitterSettings) -> None:
-    providers: list[Provider] = []
+    providers: list[ChannelProviders] = []
 
     def register(runtime: Runtime) -> None:
-        provider = make_provider(settings, runtime)
+        provider = make_providers(settings, runtime)
         providers.append(provider)
         consume(
             runtime.broker, settings, DispatchesPrepared, GROUP_ID, on_dispatches_prepared(runtime, settings, provider)

@@ -53,19 +53,19 @@ async def claim_dispatches(
     return [dict(r) for r in rows]
 
 
-async def record_results(conn: Conn, provider: str, results: Sequence[SendResult]) -> None:
+async def record_results(conn: Conn, results: Sequence[SendResult]) -> None:
     """Mark every outcome of a batch in one statement; only dispatches still claimed are marked."""
     await conn.execute(
         """
         UPDATE dispatches d SET
             transmission_status = CASE WHEN r.error IS NULL THEN 'transmitted' ELSE 'failed' END,
-            provider = $1, provider_message_id = r.message_id, error = r.error,
+            provider = r.provider, provider_message_id = r.message_id, error = r.error,
             transmitted_at = CASE WHEN r.error IS NULL THEN now() END,
             claimed_until = NULL, updated_at = now()
-        FROM unnest($2::bigint[], $3::text[], $4::text[]) AS r(id, message_id, error)
+        FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS r(provider, id, message_id, error)
         WHERE d.id = r.id AND d.transmission_status = 'scheduled' AND d.claimed_until IS NOT NULL
         """,
-        provider,
+        [r.provider for r in results],
         [r.dispatch_id for r in results],
         [r.provider_message_id for r in results],
         [r.error for r in results],

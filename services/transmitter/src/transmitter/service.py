@@ -12,7 +12,7 @@ from shared.domain import DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.kafka import publish_events
 from transmitter import repository
-from transmitter.providers.base import Outgoing, Provider, SendResult
+from transmitter.providers.base import ChannelProviders, Outgoing, SendResult
 
 log = structlog.get_logger(__name__)
 
@@ -21,7 +21,7 @@ IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
 
 
 async def _send_all(
-    provider: Provider, claimed: Sequence[dict[str, Any]], sender: str | None, concurrency: asyncio.Semaphore
+    provider: ChannelProviders, claimed: Sequence[dict[str, Any]], sender: str | None, concurrency: asyncio.Semaphore
 ) -> list[SendResult]:
     async def send_one(row: dict[str, Any]) -> SendResult:
         message = Outgoing(
@@ -36,7 +36,8 @@ async def _send_all(
                 return await provider.send(message)
             except Exception as exc:
                 log.warning("provider_call_failed", dispatch_id=row["id"], error=repr(exc)[:300])
-                return SendResult(dispatch_id=row["id"], error="ambiguous_outcome")
+                name = provider.by_channel[row["type"]].name
+                return SendResult(dispatch_id=row["id"], error="ambiguous_outcome", provider=name)
 
     return list(await asyncio.gather(*(send_one(r) for r in claimed)))
 
@@ -44,7 +45,7 @@ async def _send_all(
 async def transmit_batch(
     pool: asyncpg.Pool,
     broker: KafkaBroker,
-    provider: Provider,
+    provider: ChannelProviders,
     sending_id: SendingId,
     dispatch_ids: Sequence[DispatchId],
     lease_seconds: float,
@@ -68,7 +69,7 @@ async def transmit_batch(
     results = await _send_all(provider, claimed, state["sms_sender"], concurrency) if claimed else []
     async with pool.acquire() as conn, conn.transaction():
         if results:
-            await repository.record_results(conn, provider.name, results)
+            await repository.record_results(conn, results)
         completed = await repository.complete_if_done(conn, sending_id)
     await provider.recorded(results)
     if results:

@@ -1,7 +1,7 @@
 """The interface every provider adapter implements."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from shared.domain import DispatchId
@@ -25,6 +25,7 @@ class SendResult:
     dispatch_id: DispatchId
     provider_message_id: str | None = None
     error: str | None = None
+    provider: str = ""  # which provider answered (a batch may mix channels, hence providers)
 
 
 class Provider(Protocol):
@@ -41,3 +42,30 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class ChannelProviders:
+    """The provider of each channel, chosen by configuration (`SMS_PROVIDER`, ...), behind one interface."""
+
+    name = "channels"
+
+    def __init__(self, by_channel: dict[str, Provider]) -> None:
+        self.by_channel = by_channel
+
+    async def send(self, message: Outgoing) -> SendResult:
+        provider = self.by_channel[message.channel]
+        result = await provider.send(message)
+        return result if result.provider else replace(result, provider=provider.name)
+
+    async def recorded(self, results: Sequence[SendResult]) -> None:
+        for provider in self._distinct():
+            mine = [r for r in results if r.provider == provider.name]
+            if mine:
+                await provider.recorded(mine)
+
+    async def close(self) -> None:
+        for provider in self._distinct():
+            await provider.close()
+
+    def _distinct(self) -> list[Provider]:
+        return list({id(p): p for p in self.by_channel.values()}.values())

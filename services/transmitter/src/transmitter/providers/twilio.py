@@ -1,0 +1,69 @@
+"""SMS through the Twilio Messages API (or any server speaking it, at `TWILIO_BASE_URL`).
+
+`POST {base}/2010-04-01/Accounts/{sid}/Messages.json`, HTTP Basic auth with the account SID and auth token,
+form fields `To` (E.164 with `+`), `From` (the channel's sender) or `MessagingServiceSid`, `Body` and
+`StatusCallback`. The returned `sid` is the provider message id the status callbacks name.
+"""
+
+from collections.abc import Sequence
+
+import aiohttp
+import structlog
+
+from transmitter.providers.base import Outgoing, SendResult
+
+log = structlog.get_logger(__name__)
+
+
+class TwilioSms:
+    """One pooled aiohttp session for every request of the process."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        callback_url: str,
+        messaging_service_sid: str | None = None,
+        connections: int = 100,
+        timeout_seconds: float = 10,
+    ) -> None:
+        self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._callback_url = callback_url
+        self._messaging_service_sid = messaging_service_sid
+        self._session = aiohttp.ClientSession(
+            auth=aiohttp.BasicAuth(account_sid, auth_token),
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        )
+
+    def form(self, message: Outgoing) -> dict[str, str]:
+        fields = {"To": f"+{message.recipient.lstrip('+')}", "Body": str(message.content.get("body") or "")}
+        if self._messaging_service_sid:
+            fields["MessagingServiceSid"] = self._messaging_service_sid
+        else:
+            fields["From"] = message.sender or ""
+        fields["StatusCallback"] = self._callback_url
+        return fields
+
+    async def send(self, message: Outgoing) -> SendResult:
+        async with self._session.post(self._url, data=self.form(message)) as response:
+            payload = await response.json(content_type=None)
+        if response.status in (200, 201) and isinstance(payload, dict) and payload.get("sid"):
+            return SendResult(message.dispatch_id, str(payload["sid"]), provider=self.name)
+        # Twilio refuses with a JSON body {"code", "message", "status"}: the dispatch fails with the reason.
+        code = payload.get("code") if isinstance(payload, dict) else None
+        text = payload.get("message") if isinstance(payload, dict) else None
+        log.info("provider_refused", provider=self.name, status=response.status, code=code)
+        return SendResult(
+            message.dispatch_id, error=f"provider_rejected: {response.status} {code or ''} {text or ''}".strip(),
+            provider=self.name,
+        )  # fmt: skip
+
+    async def recorded(self, results: Sequence[SendResult]) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self._session.close()

@@ -1,0 +1,198 @@
+"""SMS through a Twilio-compatible server on 127.0.0.1, and Twilio status callbacks signed as Twilio signs them.
+
+The transmitter (SMS_PROVIDER=twilio) and delivery-receipts run as real processes on a broker of their own.
+The server below speaks the documented shapes of the Messages API; the callbacks are signed with the
+official `twilio` package's RequestValidator, so our verification is checked against Twilio's own code.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from faststream.kafka import KafkaBroker
+from tests.infra import broker_for_tests, eventually
+from tests.seed import create_lc_row
+from twilio.request_validator import RequestValidator
+
+from devstack.infra import free_port
+from devstack.services import ServiceProcesses
+from shared.events import DispatchesPrepared
+from shared.events.topics import ensure_topics
+from shared.kafka import publish_events
+
+ACCOUNT_SID = "AC" + "a1" * 16
+AUTH_TOKEN = "twilio-test-auth-token"
+SENDER = "ShopSender"
+DISPATCHES = 1000
+
+
+@dataclass
+class TwilioServer:
+    """The Messages API as documented: form POST, Basic auth, 201 with the message's `sid`."""
+
+    url: str = ""
+    requests: list[dict[str, str]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        self.authorizations.append(request.headers.get("Authorization", ""))
+        if request.match_info["sid"] != ACCOUNT_SID:
+            return web.json_response({"code": 20404, "message": "not found", "status": 404}, status=404)
+        form = dict(await request.post())
+        self.requests.append({k: str(v) for k, v in form.items()})
+        sid = "SM" + uuid.uuid4().hex
+        return web.json_response({"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")},
+                                 status=201)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def twilio_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from broker_for_tests(tmp_path_factory, "twilio-kafka")
+
+
+@pytest.fixture
+async def twilio_server() -> AsyncIterator[TwilioServer]:
+    server = TwilioServer()
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", server.create_message)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def services(
+    database_url: str, twilio_broker: str, twilio_server: TwilioServer, db: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[str]:
+    """transmitter and delivery-receipts speaking Twilio; yields the receipts' URL. Stopped also on failure."""
+    await ensure_topics(twilio_broker, partitions=2)
+    receipts_port = free_port()
+    receipts_url = f"http://127.0.0.1:{receipts_port}"
+    env = {
+        "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": twilio_broker, "LOG_JSON": "true",
+        "RECEIPTS_PORT": str(receipts_port), "RECEIPTS_PUBLIC_URL": receipts_url, "SMS_PROVIDER": "twilio",
+        "TWILIO_BASE_URL": twilio_server.url, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    }  # fmt: skip
+    log_path = tmp_path / "services.log"
+    with log_path.open("a", buffering=1) as log:
+        processes = ServiceProcesses(env, write=log.write, names=("transmitter", "delivery-receipts"))
+        try:
+            processes.start_all()
+
+            async def ready() -> bool:
+                assert not processes.exited(), f"a service exited: see {log_path}"
+                rows = await db.fetch("SELECT DISTINCT service FROM service_heartbeats WHERE ready")
+                return {r["service"] for r in rows} == {"transmitter", "delivery-receipts"}
+
+            await eventually(ready, 90, f"transmitter and delivery-receipts ready (log: {log_path})", interval=0.2)
+            yield receipts_url
+        finally:
+            processes.stop_all()
+
+
+async def _prepared_sms_sending(db: asyncpg.Pool, count: int) -> tuple[int, list[int]]:
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "twilio")
+        template_id = await conn.fetchval(
+            "INSERT INTO templates (loyalty_club_id, type, content) VALUES ($1, 'plain', $2) RETURNING id",
+            lc_id,
+            {"body": "Hi"},
+        )
+        message_id = await conn.fetchval(
+            "INSERT INTO messages (loyalty_club_id, service, name) VALUES ($1, 'generic', 'T') RETURNING id", lc_id
+        )
+        await conn.execute(
+            "INSERT INTO channels (message_id, position, type, sender, template_id) VALUES ($1, 0, 'sms', $2, $3)",
+            message_id, {"type": "alphanumeric", "value": SENDER}, template_id,
+        )  # fmt: skip
+        sending_id: int = await conn.fetchval(
+            "INSERT INTO sendings (loyalty_club_id, message_id, status, scheduled_at, dispatches_count) "
+            "VALUES ($1, $2, 'prepared', now(), $3) RETURNING id",
+            lc_id, message_id, count,
+        )  # fmt: skip
+        rows = await conn.fetch(
+            "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, msisdn, scheduled_at) "
+            "SELECT $1, $2, 'msisdn:47900' || lpad(i::text, 5, '0'), 'sms', "
+            "jsonb_build_object('body', 'Hei nr ' || i || ' æøå'), '47900' || lpad(i::text, 5, '0'), now() "
+            "FROM generate_series(1, $3) AS i RETURNING id",
+            sending_id, lc_id, count,
+        )  # fmt: skip
+    return sending_id, sorted(r["id"] for r in rows)
+
+
+async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_delivery_status(
+    db: asyncpg.Pool, twilio_broker: str, twilio_server: TwilioServer, services: str
+) -> None:
+    sending_id, ids = await _prepared_sms_sending(db, DISPATCHES)
+    broker = KafkaBroker(twilio_broker)
+    await broker.start()
+    try:
+        events = [
+            DispatchesPrepared(sending_id=sending_id, dispatch_ids=ids[i : i + 1000])
+            for i in range(0, DISPATCHES, 1000)
+        ]
+        await publish_events(broker, events, lambda e: str(e.sending_id))
+    finally:
+        await broker.stop()
+
+    async def transmitted() -> bool:
+        return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
+
+    await eventually(transmitted, 120, "the sending transmitted through Twilio")
+    assert len(twilio_server.requests) == DISPATCHES, "exactly one request per dispatch"
+    basic = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    assert set(twilio_server.authorizations) == {basic}
+    expected = {f"+47900{i:05d}": f"Hei nr {i} æøå" for i in range(1, DISPATCHES + 1)}
+    assert {r["To"]: r["Body"] for r in twilio_server.requests} == expected
+    callback = f"{services}/webhooks/twilio"
+    assert all(r["From"] == SENDER and r["StatusCallback"] == callback for r in twilio_server.requests)
+    assert all(set(r) == {"To", "From", "Body", "StatusCallback"} for r in twilio_server.requests)
+    dispatches = await db.fetch(
+        "SELECT id, msisdn, provider, provider_message_id, transmission_status FROM dispatches "
+        "WHERE sending_id = $1 ORDER BY id",
+        sending_id,
+    )
+    assert {(d["provider"], d["transmission_status"]) for d in dispatches} == {("twilio", "transmitted")}
+
+    validator = RequestValidator(AUTH_TOKEN)
+    final = {}
+    async with aiohttp.ClientSession() as http:
+        for index, d in enumerate(dispatches):
+            status = "delivered" if index % 2 == 0 else "undelivered"
+            params = {"MessageSid": d["provider_message_id"], "MessageStatus": status, "AccountSid": ACCOUNT_SID,
+                      "To": f"+{d['msisdn']}", "From": SENDER, "ApiVersion": "2010-04-01"}  # fmt: skip
+            signature = validator.compute_signature(callback, params)
+            if index < 5:  # one character changed, in a value or in the signature: refused, nothing changes
+                forged = {**params, "MessageStatus": "delivered" if status == "undelivered" else "undelivere"}
+                async with http.post(callback, data=forged, headers={"X-Twilio-Signature": signature}) as response:
+                    assert response.status == 401
+                bad_signature = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+                async with http.post(callback, data=params, headers={"X-Twilio-Signature": bad_signature}) as response:
+                    assert response.status == 401
+                async with http.post(callback, data=params) as response:
+                    assert response.status == 401
+            async with http.post(callback, data=params, headers={"X-Twilio-Signature": signature}) as response:
+                assert response.status == 204, await response.text()
+            final[d["id"]] = "delivered" if status == "delivered" else "failed"
+
+    async def all_applied() -> bool:
+        rows = await db.fetch("SELECT id, delivery_status FROM dispatches WHERE sending_id = $1", sending_id)
+        return {r["id"]: r["delivery_status"] for r in rows} == final
+
+    await eventually(all_applied, 60, "every status callback applied")
+    raw = await db.fetch("SELECT DISTINCT external_delivery_status FROM dispatches WHERE sending_id = $1", sending_id)
+    assert {r["external_delivery_status"] for r in raw} == {"delivered", "undelivered"}
