@@ -115,24 +115,39 @@ async def _message_channel_types(conn: Conn, message_id: MessageId) -> list[str]
     return [c["type"] for c in (await message_repository.get_channels(conn, [message_id]))[message_id]]
 
 
+async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+    message = await message_repository.get_message(conn, caller.lc_id, service.name, message_id)
+    if message is None:
+        raise NotFound("Message not found")
+    return message
+
+
+async def _new_sending_fields(
+    conn: Conn, caller: Caller, message_id: MessageId, payload: SendingPayload
+) -> dict[str, Any]:
+    """Every field of a new sending of the message, or 422 with the whole error tree."""
+    tree = ErrorTree()
+    channel_types = await _message_channel_types(conn, message_id)
+    fields = await resolve_sending_fields(conn, caller, tree, ["sending"], payload, channel_types)
+    if tree:
+        raise InvalidParameters(tree)
+    return fields
+
+
 async def create_sending(
     conn: Conn, caller: Caller, service: Service, message_id: int, payload: SendingPayload
 ) -> dict[str, Any]:
     """Schedule a sending of an existing message of this service and LC (404 otherwise)."""
-    message = await message_repository.get_message(conn, caller.lc_id, service.name, message_id)
-    if message is None:
-        raise NotFound("Message not found")
+    message = await _message_or_404(conn, caller, service, message_id)
     async with conn.transaction():
-        tree = ErrorTree()
-        channel_types = await _message_channel_types(conn, message["id"])
-        fields = await resolve_sending_fields(conn, caller, tree, ["sending"], payload, channel_types)
-        if tree:
-            raise InvalidParameters(tree)
+        fields = await _new_sending_fields(conn, caller, message["id"], payload)
         sending_id = await insert_sending(conn, caller, message["id"], fields)
     return await show_sending(conn, caller, service, sending_id)
 
 
 class _Rollback(Exception):
+    """Not an error: how a preview leaves nothing behind."""
+
     def __init__(self, preview: dict[str, Any]) -> None:
         self.preview = preview
 
@@ -141,16 +156,10 @@ async def preview_sending(
     conn: Conn, caller: Caller, service: Service, message_id: int, payload: SendingPayload, settings: ServiceSettings
 ) -> dict[str, Any]:
     """What Create would prepare now, computed on the sending stored in a transaction that is rolled back."""
-    message = await message_repository.get_message(conn, caller.lc_id, service.name, message_id)
-    if message is None:
-        raise NotFound("Message not found")
+    message = await _message_or_404(conn, caller, service, message_id)
     try:
         async with conn.transaction():
-            tree = ErrorTree()
-            channel_types = await _message_channel_types(conn, message["id"])
-            fields = await resolve_sending_fields(conn, caller, tree, ["sending"], payload, channel_types)
-            if tree:
-                raise InvalidParameters(tree)
+            fields = await _new_sending_fields(conn, caller, message["id"], payload)
             sending_id = await repository.insert_sending(conn, caller.lc_id, message["id"], fields)
             raise _Rollback(await preview.preview_sending(conn, sending_id, settings))
     except _Rollback as done:
@@ -222,9 +231,7 @@ async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id:
 async def list_message_sendings(
     conn: Conn, caller: Caller, service: Service, message_id: int, per_page: int, page_no: int
 ) -> dict[str, Any]:
-    message = await message_repository.get_message(conn, caller.lc_id, service.name, message_id)
-    if message is None:
-        raise NotFound("Message not found")
+    message = await _message_or_404(conn, caller, service, message_id)
     rows, total = await repository.list_message_sendings(conn, message["id"], per_page, (page_no - 1) * per_page)
     return {
         "sendings": await sending_views(conn, rows),
