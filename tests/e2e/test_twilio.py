@@ -8,7 +8,12 @@ official `twilio` package's RequestValidator, so our verification is checked aga
 from __future__ import annotations
 
 import base64
+import bisect
+import contextlib
+import random
+import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,16 +41,34 @@ DISPATCHES = 1000
 
 @dataclass
 class TwilioServer:
-    """The Messages API as documented: form POST, Basic auth, 201 with the message's `sid`."""
+    """The Messages API as documented: form POST, Basic auth, 201 with the message's `sid`.
+
+    Optionally unreliable: `fail_ratio` of the requests get 503, and until `throttled_until` every request
+    gets 429 with `Retry-After: 1`. `arrivals` records when each request came, accepted or not.
+    """
 
     url: str = ""
     requests: list[dict[str, str]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    fail_ratio: float = 0.0
+    throttled_until: float = 0.0
+    refused: int = 0
+    throttled: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(5))
 
     async def create_message(self, request: web.Request) -> web.Response:
+        self.arrivals.append(time.monotonic())
         self.authorizations.append(request.headers.get("Authorization", ""))
         if request.match_info["sid"] != ACCOUNT_SID:
             return web.json_response({"code": 20404, "message": "not found", "status": 404}, status=404)
+        if time.monotonic() < self.throttled_until:
+            self.throttled += 1
+            error = {"code": 20429, "message": "Too Many Requests", "status": 429}
+            return web.json_response(error, status=429, headers={"Retry-After": "1"})
+        if self.rng.random() < self.fail_ratio:
+            self.refused += 1
+            return web.json_response({"code": 20500, "message": "Internal error", "status": 503}, status=503)
         form = dict(await request.post())
         self.requests.append({k: str(v) for k, v in form.items()})
         sid = "SM" + uuid.uuid4().hex
@@ -74,20 +97,19 @@ async def twilio_server() -> AsyncIterator[TwilioServer]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def services(
-    database_url: str, twilio_broker: str, twilio_server: TwilioServer, db: asyncpg.Pool, tmp_path: Path
+@contextlib.asynccontextmanager
+async def running_services(
+    database_url: str, broker: str, server: TwilioServer, db: asyncpg.Pool, log_path: Path, **extra: str
 ) -> AsyncIterator[str]:
     """transmitter and delivery-receipts speaking Twilio; yields the receipts' URL. Stopped also on failure."""
-    await ensure_topics(twilio_broker, partitions=2)
+    await ensure_topics(broker, partitions=2)
     receipts_port = free_port()
     receipts_url = f"http://127.0.0.1:{receipts_port}"
     env = {
-        "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": twilio_broker, "LOG_JSON": "true",
+        "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": broker, "LOG_JSON": "true",
         "RECEIPTS_PORT": str(receipts_port), "RECEIPTS_PUBLIC_URL": receipts_url, "SMS_PROVIDER": "twilio",
-        "TWILIO_BASE_URL": twilio_server.url, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_BASE_URL": server.url, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, **extra,
     }  # fmt: skip
-    log_path = tmp_path / "services.log"
     with log_path.open("a", buffering=1) as log:
         processes = ServiceProcesses(env, write=log.write, names=("transmitter", "delivery-receipts"))
         try:
@@ -102,6 +124,25 @@ async def services(
             yield receipts_url
         finally:
             processes.stop_all()
+
+
+@pytest.fixture
+async def services(
+    database_url: str, twilio_broker: str, twilio_server: TwilioServer, db: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[str]:
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "services.log") as url:
+        yield url
+
+
+async def _announce(broker_url: str, sending_id: int, ids: list[int]) -> None:
+    broker = KafkaBroker(broker_url)
+    await broker.start()
+    try:
+        batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
+        events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=batch) for batch in batches]
+        await publish_events(broker, events, lambda e: str(e.sending_id))
+    finally:
+        await broker.stop()
 
 
 async def _prepared_sms_sending(db: asyncpg.Pool, count: int) -> tuple[int, list[int]]:
@@ -196,3 +237,41 @@ async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_deliv
     await eventually(all_applied, 60, "every status callback applied")
     raw = await db.fetch("SELECT DISTINCT external_delivery_status FROM dispatches WHERE sending_id = $1", sending_id)
     assert {r["external_delivery_status"] for r in raw} == {"delivered", "undelivered"}
+
+
+RATE_LIMIT = 150
+
+
+async def test_an_unreliable_twilio_gets_every_sms_once_and_never_more_than_the_rate_limit(
+    database_url: str, db: asyncpg.Pool, twilio_broker: str, twilio_server: TwilioServer, tmp_path: Path
+) -> None:
+    """503 for 30 % of the requests, a while of 429 with Retry-After: every dispatch transmitted, none twice,
+    and no second holds more requests than SMS_RATE_LIMIT."""
+    twilio_server.fail_ratio = 0.3
+    extra = {"SMS_RATE_LIMIT": str(RATE_LIMIT), "RETRY_BASE_SECONDS": "0.05", "RETRY_MAX_SECONDS": "1"}
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
+        sending_id, ids = await _prepared_sms_sending(db, DISPATCHES)
+        await _announce(twilio_broker, sending_id, ids)
+        await eventually(lambda: _count_at_least(twilio_server, 300), 60, "300 sms accepted")
+        twilio_server.throttled_until = time.monotonic() + 2  # the provider says: slow down, for 2 s
+
+        async def transmitted() -> bool:
+            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
+
+        await eventually(transmitted, 120, "the sending transmitted despite the faults")
+    accepted = Counter(r["To"] for r in twilio_server.requests)
+    assert len(accepted) == DISPATCHES, "every sms accepted"
+    assert set(accepted.values()) == {1}, "no sms accepted twice"
+    assert twilio_server.refused > 300, "the 503s happened"
+    assert twilio_server.throttled > 0, "the 429s happened"
+    statuses = await db.fetch(
+        "SELECT transmission_status, count(*) FROM dispatches WHERE sending_id = $1 GROUP BY 1", sending_id
+    )
+    assert {r["transmission_status"]: r["count"] for r in statuses} == {"transmitted": DISPATCHES}
+    arrivals = sorted(twilio_server.arrivals)
+    busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
+    assert busiest <= RATE_LIMIT, f"{busiest} requests within one second"
+
+
+async def _count_at_least(server: TwilioServer, count: int) -> bool:
+    return len(server.requests) >= count

@@ -21,6 +21,11 @@ class TransmitterSettings(ServiceSettings):
         default="http://127.0.0.1:8001", description="delivery-receipts as providers reach it (status callbacks)"
     )
     provider_connections: int = Field(default=100, ge=1, description="pooled connections per HTTP provider")
+    retry_deadline_seconds: float = Field(
+        default=60, gt=0, description="a dispatch the provider keeps refusing transiently fails after this"
+    )
+    retry_base_seconds: float = Field(default=0.2, gt=0, description="first retry delay, doubled each try, jittered")
+    retry_max_seconds: float = Field(default=10, gt=0, description="longest delay between two tries")
     transmit_concurrency: int = Field(default=50, ge=1, description="provider calls in flight per process")
     claim_lease_seconds: float = Field(default=120, gt=0, description="a claim unmarked this long ⇒ ambiguous")
     sandbox_receipts_url: str = "http://127.0.0.1:8001/webhooks/sandbox"

@@ -8,9 +8,11 @@ from shared.logging import configure_logging
 from shared.runtime import Runtime, open_runtime, wait_for_signal
 from transmitter.config import TransmitterSettings
 from transmitter.handlers import on_dispatches_prepared
+from transmitter.pacing import Pacer
 from transmitter.providers.base import ChannelProviders, Provider
 from transmitter.providers.sandbox import SandboxProvider
 from transmitter.providers.twilio import TwilioSms
+from transmitter.service import Sender
 
 GROUP_ID = "transmitter"
 
@@ -37,19 +39,28 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
 
 
 async def serve(settings: TransmitterSettings) -> None:
-    providers: list[ChannelProviders] = []
+    senders: list[Sender] = []
 
     def register(runtime: Runtime) -> None:
-        provider = make_providers(settings, runtime)
-        providers.append(provider)
+        sender = Sender(
+            make_providers(settings, runtime),
+            {channel: Pacer(settings.rate_limit(channel)) for channel in ("sms", "email", "push")},
+            asyncio.Semaphore(settings.transmit_concurrency),
+            settings.retry_deadline_seconds,
+            settings.retry_base_seconds,
+            settings.retry_max_seconds,
+        )
+        senders.append(sender)
         consume(
-            runtime.broker, settings, DispatchesPrepared, GROUP_ID, on_dispatches_prepared(runtime, settings, provider)
+            runtime.broker, settings, DispatchesPrepared, GROUP_ID, on_dispatches_prepared(runtime, settings, sender)
         )
 
     async with open_runtime("transmitter", settings, register):
         await wait_for_signal()
-    for provider in providers:
-        await provider.close()
+    for sender in senders:
+        await sender.providers.close()
+        for pacer in sender.pacers.values():
+            await pacer.close()
 
 
 def run() -> None:

@@ -10,7 +10,7 @@ from transmitter.providers.base import SendResult
 
 async def get_sending_state(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        "SELECT s.status, s.scheduled_at <= now() AS due, s.deleted_at IS NOT NULL AS deleted, "
+        "SELECT s.status, s.priority, s.scheduled_at <= now() AS due, s.deleted_at IS NOT NULL AS deleted, "
         "(SELECT sender->>'value' FROM channels WHERE message_id = s.message_id AND type = 'sms') AS sms_sender "
         "FROM sendings s WHERE s.id = $1",
         sending_id,

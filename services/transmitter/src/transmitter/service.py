@@ -1,7 +1,10 @@
 """Transmission of a prepared batch: claim, send through the provider, record, announce, complete."""
 
 import asyncio
+import random
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -12,7 +15,8 @@ from shared.domain import DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.kafka import publish_events
 from transmitter import repository
-from transmitter.providers.base import ChannelProviders, Outgoing, SendResult
+from transmitter.pacing import Pacer
+from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, TransientProviderError
 
 log = structlog.get_logger(__name__)
 
@@ -20,36 +24,74 @@ STOPPED_STATUSES = {"cancelled": "cancelled", "failed": "sending_failed"}
 IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
 
 
+@dataclass
+class Sender:
+    """How this process talks to providers: each channel's provider, its pacing, bounded concurrency, retries.
+
+    A transient refusal (5xx, 429, a connection that failed before the request went out) is tried again
+    after an exponential, fully jittered delay, or the provider's `Retry-After`, which also pauses every
+    request of the process to that provider; past `retry_deadline` the dispatch fails, never sent. Any
+    other failure leaves the outcome unknown: the dispatch fails `ambiguous_outcome` and is never resent.
+    """
+
+    providers: ChannelProviders
+    pacers: dict[str, Pacer]
+    concurrency: asyncio.Semaphore
+    retry_deadline: float
+    retry_base: float
+    retry_max: float
+
+    async def send(self, message: Outgoing, priority: int | None) -> SendResult:
+        name = self.providers.by_channel[message.channel].name
+        pacer = self.pacers[message.channel]
+        deadline = time.monotonic() + self.retry_deadline
+        attempt = 0
+        async with self.concurrency:
+            while True:
+                await pacer.slot(priority)
+                try:
+                    return await self.providers.send(message)
+                except TransientProviderError as exc:
+                    attempt += 1
+                    if exc.retry_after is not None:
+                        pacer.pause(exc.retry_after)
+                    delay = exc.retry_after
+                    if delay is None:
+                        delay = random.uniform(0, min(self.retry_max, self.retry_base * 2**attempt))  # noqa: S311
+                    if time.monotonic() + delay > deadline:
+                        log.warning("provider_kept_refusing", dispatch_id=message.dispatch_id, reason=exc.reason)
+                        return SendResult(
+                            message.dispatch_id, error=f"provider_unavailable: {exc.reason}", provider=name
+                        )
+                    await asyncio.sleep(delay)
+                except Exception as exc:
+                    log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
+                    return SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name)
+
+
 async def _send_all(
-    provider: ChannelProviders, claimed: Sequence[dict[str, Any]], sender: str | None, concurrency: asyncio.Semaphore
+    sender: Sender, claimed: Sequence[dict[str, Any]], sms_sender: str | None, priority: int | None
 ) -> list[SendResult]:
-    async def send_one(row: dict[str, Any]) -> SendResult:
-        message = Outgoing(
+    messages = [
+        Outgoing(
             dispatch_id=row["id"],
             channel=row["type"],
             recipient=row[IDENTIFIER_BY_CHANNEL[row["type"]]],
             content=row["content"],
-            sender=sender,
+            sender=sms_sender,
         )
-        async with concurrency:
-            try:
-                return await provider.send(message)
-            except Exception as exc:
-                log.warning("provider_call_failed", dispatch_id=row["id"], error=repr(exc)[:300])
-                name = provider.by_channel[row["type"]].name
-                return SendResult(dispatch_id=row["id"], error="ambiguous_outcome", provider=name)
-
-    return list(await asyncio.gather(*(send_one(r) for r in claimed)))
+        for row in claimed
+    ]
+    return list(await asyncio.gather(*(sender.send(m, priority) for m in messages)))
 
 
 async def transmit_batch(
     pool: asyncpg.Pool,
     broker: KafkaBroker,
-    provider: ChannelProviders,
+    sender: Sender,
     sending_id: SendingId,
     dispatch_ids: Sequence[DispatchId],
     lease_seconds: float,
-    concurrency: asyncio.Semaphore,
 ) -> None:
     """Send the batch's dispatches that are still unsent; duplicates and late events change nothing."""
     async with pool.acquire() as conn:
@@ -66,12 +108,12 @@ async def transmit_batch(
         if state["status"] == "prepared":
             await repository.start_transmitting(conn, sending_id)
         claimed = await repository.claim_dispatches(conn, sending_id, dispatch_ids, lease_seconds)
-    results = await _send_all(provider, claimed, state["sms_sender"], concurrency) if claimed else []
+    results = await _send_all(sender, claimed, state["sms_sender"], state["priority"]) if claimed else []
     async with pool.acquire() as conn, conn.transaction():
         if results:
             await repository.record_results(conn, results)
         completed = await repository.complete_if_done(conn, sending_id)
-    await provider.recorded(results)
+    await sender.providers.recorded(results)
     if results:
         outcomes = [
             TransmissionOutcome(

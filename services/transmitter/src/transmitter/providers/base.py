@@ -28,6 +28,16 @@ class SendResult:
     provider: str = ""  # which provider answered (a batch may mix channels, hence providers)
 
 
+class TransientProviderError(Exception):
+    """The provider did not take the message this time (5xx, 429, a connection that failed before the
+    request was sent): safe to try again, after `retry_after` seconds when the provider said so."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class Provider(Protocol):
     """A provider of one or more channels."""
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import aiohttp
 import structlog
 
-from transmitter.providers.base import Outgoing, SendResult
+from transmitter.providers.base import Outgoing, SendResult, TransientProviderError
 
 log = structlog.get_logger(__name__)
 
@@ -49,8 +49,15 @@ class TwilioSms:
         return fields
 
     async def send(self, message: Outgoing) -> SendResult:
-        async with self._session.post(self._url, data=self.form(message)) as response:
-            payload = await response.json(content_type=None)
+        try:
+            async with self._session.post(self._url, data=self.form(message)) as response:
+                if response.status == 429 or response.status >= 500:
+                    raise TransientProviderError(
+                        f"{response.status}", _retry_after(response.headers.get("Retry-After"))
+                    )
+                payload = await response.json(content_type=None)
+        except aiohttp.ClientConnectorError as exc:  # no connection, so nothing was sent
+            raise TransientProviderError(f"connect: {exc}") from exc
         if response.status in (200, 201) and isinstance(payload, dict) and payload.get("sid"):
             return SendResult(message.dispatch_id, str(payload["sid"]), provider=self.name)
         # Twilio refuses with a JSON body {"code", "message", "status"}: the dispatch fails with the reason.
@@ -67,3 +74,11 @@ class TwilioSms:
 
     async def close(self) -> None:
         await self._session.close()
+
+
+def _retry_after(header: str | None) -> float | None:
+    """`Retry-After` in seconds (Twilio sends seconds; an HTTP date is not worth honouring here)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
