@@ -217,6 +217,11 @@ async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_deliv
             params = {"MessageSid": d["provider_message_id"], "MessageStatus": status, "AccountSid": ACCOUNT_SID,
                       "To": f"+{d['msisdn']}", "From": SENDER, "ApiVersion": "2010-04-01"}  # fmt: skip
             signature = validator.compute_signature(callback, params)
+            if index < 3:  # another account's callback, validly signed: dropped (counted), nothing changes
+                foreign = {**params, "AccountSid": "AC" + "ff" * 16, "MessageStatus": "failed"}
+                foreign_signature = validator.compute_signature(callback, foreign)
+                async with http.post(callback, data=foreign, headers={"X-Twilio-Signature": foreign_signature}) as r:
+                    assert r.status == 204
             if index < 5:  # one character changed, in a value or in the signature: refused, nothing changes
                 forged = {**params, "MessageStatus": "delivered" if status == "undelivered" else "undelivere"}
                 async with http.post(callback, data=forged, headers={"X-Twilio-Signature": signature}) as response:
@@ -235,6 +240,8 @@ async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_deliv
         return {r["id"]: r["delivery_status"] for r in rows} == final
 
     await eventually(all_applied, 60, "every status callback applied")
+    foreign = await db.fetchval("SELECT count FROM receipt_counts WHERE provider = 'twilio' AND outcome = 'foreign'")
+    assert foreign == 3
     raw = await db.fetch("SELECT DISTINCT external_delivery_status FROM dispatches WHERE sending_id = $1", sending_id)
     assert {r["external_delivery_status"] for r in raw} == {"delivered", "undelivered"}
 

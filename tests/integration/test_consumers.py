@@ -11,7 +11,7 @@ from tests.infra import eventually
 from shared.config import ServiceSettings
 from shared.events import SendingScheduled
 from shared.events.topics import SENDING_SCHEDULED, dead_letter_topic, ensure_topics
-from shared.kafka import consume, make_broker
+from shared.kafka import consume, consume_batch, make_broker
 
 
 def _settings(kafka: str) -> ServiceSettings:
@@ -120,3 +120,42 @@ async def test_a_message_that_is_not_an_event_is_dead_lettered_without_retries(k
     [(body, headers)] = await _dead_letters(kafka_bootstrap, key, 1)
     assert body == b"{not an event"
     assert headers["x-error-type"] == b"ValidationError"
+
+
+async def test_a_batch_consumer_retries_a_failing_batch_then_dead_letters_it_and_moves_on(kafka_bootstrap: str) -> None:
+    settings = _settings(kafka_bootstrap)
+    await ensure_topics(kafka_bootstrap, partitions=3)
+    poison, healthy = random.randint(4 * 10**9, 5 * 10**9), random.randint(5 * 10**9, 6 * 10**9)
+    tries = 0
+    handled: list[int] = []
+
+    async def handler(events: list[SendingScheduled]) -> None:
+        nonlocal tries
+        ours = [e.sending_id for e in events if e.sending_id in (poison, healthy)]
+        if poison in ours:
+            tries += 1
+            raise RuntimeError("this batch cannot be applied")
+        handled.extend(ours)
+
+    broker = make_broker(settings, "test-batch-consumer")
+    consume_batch(broker, settings, SendingScheduled, f"test-{uuid.uuid4()}", handler, max_records=1)
+    await broker.start()
+    try:
+        key = f"batch-{poison}"
+        await _produce(
+            kafka_bootstrap,
+            key,
+            b"{garbage",
+            SendingScheduled(sending_id=poison).to_bytes(),
+            SendingScheduled(sending_id=healthy).to_bytes(),
+        )
+
+        async def healthy_handled() -> bool:
+            return handled == [healthy]
+
+        await eventually(healthy_handled, 30, "the batch behind the failing one to be handled")
+    finally:
+        await broker.stop()
+    assert tries == settings.consumer_max_attempts
+    letters = await _dead_letters(kafka_bootstrap, key, 2)
+    assert sorted(h["x-error-type"] for _, h in letters) == [b"RuntimeError", b"ValidationError"]

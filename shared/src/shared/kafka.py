@@ -51,13 +51,18 @@ async def publish_events(broker: KafkaBroker, events: Iterable[Event], key: Call
 
 async def dead_letter(broker: KafkaBroker, topic: str, message: KafkaMessage, error: BaseException) -> None:
     """Send a message that failed permanently to `<topic>.dlq`, with the error in its headers."""
+    await dead_letter_record(broker, topic, message.body, getattr(message.raw_message, "key", None), error)
+
+
+async def dead_letter_record(
+    broker: KafkaBroker, topic: str, body: bytes, key: bytes | None, error: BaseException
+) -> None:
     headers = {
         "x-original-topic": topic,
         "x-error-type": type(error).__name__,
         "x-error": str(error)[:2000],
     }
-    raw_key = getattr(message.raw_message, "key", None)
-    await broker.publish(message.body, topic=dead_letter_topic(topic), key=raw_key, headers=headers)
+    await broker.publish(body, topic=dead_letter_topic(topic), key=key, headers=headers)
     log.error("message_dead_lettered", topic=topic, error=str(error)[:500], error_type=type(error).__name__)
 
 
@@ -69,6 +74,8 @@ class _Attempts:
 
     def next(self, message: KafkaMessage) -> tuple[tuple[str, int, int], int]:
         raw = message.raw_message
+        if isinstance(raw, tuple):  # a batch: counted by its first record, where a redelivery starts again
+            raw = raw[0]
         ident = (str(getattr(raw, "topic", "")), int(getattr(raw, "partition", 0)), int(getattr(raw, "offset", 0)))
         self._tries[ident] = self._tries.get(ident, 0) + 1
         return ident, self._tries[ident]
@@ -115,3 +122,58 @@ def consume(
         auto_offset_reset="earliest",
         title=f"{group_id}:{topic}",
     )(on_message)
+
+
+def consume_batch(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_type: type[E],
+    group_id: str,
+    handler: Callable[[list[E]], Awaitable[None]],
+    max_records: int = 500,
+) -> None:
+    """Like `consume`, for a handler that takes up to `max_records` events at once (applied in bulk).
+
+    Unparsable records go to `<topic>.dlq` at once; a batch whose handler keeps failing goes there whole.
+    """
+    topic = event_type.topic
+    attempts = _Attempts()
+
+    async def on_batch(message: KafkaMessage) -> None:
+        records = list(message.raw_message)
+        events: list[E] = []
+        parsed: list[tuple[bytes, bytes | None]] = []
+        for record in records:
+            body = record.value or b""
+            try:
+                events.append(event_type.from_bytes(body))
+                parsed.append((body, record.key))
+            except ValidationError as exc:
+                await dead_letter_record(broker, topic, body, record.key, exc)
+        if not events:
+            return
+        ident, attempt = attempts.next(message)
+        try:
+            await handler(events)
+        except Exception as exc:
+            if attempt >= settings.consumer_max_attempts:
+                attempts.forget(ident)
+                for body, key in parsed:
+                    await dead_letter_record(broker, topic, body, key, exc)
+                return
+            log.warning("batch_handler_failed_will_retry", topic=topic, attempt=attempt, error=repr(exc)[:500])
+            await asyncio.sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+            raise
+        attempts.forget(ident)
+
+    on_batch.__name__ = f"on_{topic.replace('.', '_')}_batch"
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=50,
+        title=f"{group_id}:{topic}",
+    )(on_batch)

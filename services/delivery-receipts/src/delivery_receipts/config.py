@@ -9,5 +9,6 @@ class ReceiptsSettings(ServiceSettings):
     receipts_host: str = "127.0.0.1"
     receipts_port: int = 8001
     sandbox_webhook_secret: str = "sandbox-secret"  # noqa: S105 - local default; set a real one in production
+    twilio_account_sid: str = ""  # callbacks for another account are dropped (and counted as foreign)
     twilio_auth_token: str = ""  # the key of X-Twilio-Signature; Twilio callbacks are refused while empty
     receipts_public_url: str = "http://127.0.0.1:8001"  # how providers reach us: the URL Twilio signs

@@ -8,9 +8,9 @@ from fastapi import FastAPI
 
 from delivery_receipts.config import ReceiptsSettings
 from delivery_receipts.routes import router
-from delivery_receipts.service import apply_delivery_status
+from delivery_receipts.service import apply_delivery_statuses
 from shared.events import DeliveryStatusReceived
-from shared.kafka import consume
+from shared.kafka import consume_batch
 from shared.logging import configure_logging
 from shared.runtime import Runtime, open_runtime
 
@@ -19,10 +19,10 @@ GROUP_ID = "delivery-receipts"
 
 def create_app(settings: ReceiptsSettings) -> FastAPI:
     def register(runtime: Runtime) -> None:
-        async def on_delivery_status(event: DeliveryStatusReceived) -> None:
-            await apply_delivery_status(runtime.pool, event)
+        async def on_delivery_statuses(events: list[DeliveryStatusReceived]) -> None:
+            await apply_delivery_statuses(runtime.pool, events)
 
-        consume(runtime.broker, settings, DeliveryStatusReceived, GROUP_ID, on_delivery_status)
+        consume_batch(runtime.broker, settings, DeliveryStatusReceived, GROUP_ID, on_delivery_statuses)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,12 +1,13 @@
 """Provider webhooks: verify, publish `delivery.status`, answer at once."""
 
 import urllib.parse
+from collections import Counter
 
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from delivery_receipts.service import normalize_sandbox_receipt, normalize_twilio_callback
+from delivery_receipts.service import normalize_sandbox_receipt, normalize_twilio_callback, record_outcomes
 from delivery_receipts.signatures import (
     SANDBOX_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_HEADER,
@@ -56,8 +57,13 @@ async def twilio_callback(request: Request) -> Response:
         settings.twilio_auth_token, url, params, request.headers.get(TWILIO_SIGNATURE_HEADER)
     ):
         return _error(401, "invalid signature")
+    fields = dict(params)
+    if settings.twilio_account_sid and fields.get("AccountSid") != settings.twilio_account_sid:
+        async with request.app.state.runtime.pool.acquire() as conn:  # not ours: dropped, counted
+            await record_outcomes(conn, Counter({("twilio", "foreign"): 1}))
+        return Response(status_code=204)
     try:
-        event = normalize_twilio_callback(dict(params), utcnow())
+        event = normalize_twilio_callback(fields, utcnow())
     except KeyError:
         return _error(422, "malformed status callback")
     await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)

@@ -1,10 +1,13 @@
 """Receipts: normalize what providers report, and apply it to dispatches only ever forwards."""
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 import structlog
 
+from shared.db import Conn
 from shared.domain import DeliveryStatus
 from shared.events import DeliveryStatusReceived
 
@@ -52,25 +55,69 @@ def normalize_twilio_callback(params: dict[str, str], reported_at: datetime) -> 
     )
 
 
-async def apply_delivery_status(pool: asyncpg.Pool, event: DeliveryStatusReceived) -> bool:
-    """Set the dispatch's delivery status if it is still pending: delivered or failed never change again."""
-    result: str = await pool.execute(
-        "UPDATE dispatches SET delivery_status = $3, external_delivery_status = $4, "
-        "delivered_at = CASE WHEN $3 = 'delivered' THEN $5::timestamptz END, updated_at = now() "
-        "WHERE provider = $1 AND provider_message_id = $2 AND delivery_status = 'pending'",
-        event.provider,
-        event.provider_message_id,
-        event.status.value,
-        event.external_status,
-        event.reported_at,
-    )
-    applied = result.rsplit(maxsplit=1)[-1] != "0"
-    if not applied:
-        log.info(
-            "receipt_not_applied",
-            provider=event.provider,
-            provider_message_id=event.provider_message_id,
-            status=event.status.value,
-            reason="unknown message or status already final",
+def latest_word(events: Sequence[DeliveryStatusReceived]) -> list[DeliveryStatusReceived]:
+    """One receipt per message: the first final one reported, else the last interim one."""
+    chosen: dict[tuple[str, str], DeliveryStatusReceived] = {}
+    for event in sorted(events, key=lambda e: e.reported_at):
+        key = (event.provider, event.provider_message_id)
+        current = chosen.get(key)
+        if current is None or current.status == DeliveryStatus.PENDING:
+            chosen[key] = event
+    return list(chosen.values())
+
+
+async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryStatusReceived]) -> Counter[str]:
+    """Apply a batch of receipts in one statement; a final status never changes again. Returns and records
+    how many were applied, stale (duplicate or late) or unknown."""
+    receipts = latest_word(events)
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            WITH r AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+                    AS r(provider, message_id, status, external, reported_at)
+            ), updated AS (
+                UPDATE dispatches d SET delivery_status = r.status, external_delivery_status = r.external,
+                    delivered_at = CASE WHEN r.status = 'delivered' THEN r.reported_at END, updated_at = now()
+                FROM r WHERE d.provider = r.provider AND d.provider_message_id = r.message_id
+                    AND d.delivery_status = 'pending'
+                RETURNING d.provider, d.provider_message_id
+            )
+            SELECT r.provider,
+                   EXISTS (SELECT 1 FROM updated u WHERE u.provider = r.provider
+                           AND u.provider_message_id = r.message_id) AS applied,
+                   EXISTS (SELECT 1 FROM dispatches d WHERE d.provider = r.provider
+                           AND d.provider_message_id = r.message_id) AS known
+            FROM r
+            """,
+            [e.provider for e in receipts],
+            [e.provider_message_id for e in receipts],
+            [e.status.value for e in receipts],
+            [e.external_status for e in receipts],
+            [e.reported_at for e in receipts],
         )
-    return applied
+        outcomes: Counter[tuple[str, str]] = Counter(
+            (r["provider"], "applied" if r["applied"] else "stale" if r["known"] else "unknown") for r in rows
+        )
+        # Receipts of a message that the same batch reported again are stale too.
+        kept = Counter(e.provider for e in receipts)
+        for provider, count in Counter(e.provider for e in events).items():
+            if count > kept[provider]:
+                outcomes[(provider, "stale")] += count - kept[provider]
+        await record_outcomes(conn, outcomes)
+    if any(o == "unknown" for _, o in outcomes):
+        log.info("receipts_for_unknown_messages", count=sum(n for (_, o), n in outcomes.items() if o == "unknown"))
+    return Counter({outcome: n for (_, outcome), n in outcomes.items()})
+
+
+async def record_outcomes(conn: Conn, outcomes: Counter[tuple[str, str]]) -> None:
+    if not outcomes:
+        return
+    await conn.execute(
+        "INSERT INTO receipt_counts (provider, outcome, count) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "
+        "ON CONFLICT (provider, outcome) DO UPDATE SET count = receipt_counts.count + EXCLUDED.count",
+        [p for p, _ in outcomes],
+        [o for _, o in outcomes],
+        list(outcomes.values()),
+    )
