@@ -5,9 +5,15 @@ from collections import Counter
 
 import orjson
 from fastapi import APIRouter, Request
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.responses import Response
 
-from delivery_receipts.service import normalize_sandbox_receipt, normalize_twilio_callback, record_outcomes
+from delivery_receipts.service import (
+    normalize_generic_receipt,
+    normalize_sandbox_receipt,
+    normalize_twilio_callback,
+    record_outcomes,
+)
 from delivery_receipts.signatures import (
     SANDBOX_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_HEADER,
@@ -66,6 +72,26 @@ async def twilio_callback(request: Request) -> Response:
         event = normalize_twilio_callback(fields, utcnow())
     except KeyError:
         return _error(422, "malformed status callback")
+    await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/generic", status_code=204)
+async def generic_receipt(request: Request) -> Response:
+    """A receipt signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`;
+    HMAC-SHA256 of `id.timestamp.body`; older or newer than 5 minutes is refused)."""
+    body = await request.body()
+    secret = request.app.state.settings.generic_webhook_secret
+    if not secret:
+        return _error(401, "invalid signature")
+    try:
+        payload = Webhook(secret).verify(body, dict(request.headers))
+    except WebhookVerificationError:
+        return _error(401, "invalid signature")
+    try:
+        event = normalize_generic_receipt(payload, utcnow())
+    except (KeyError, ValueError, TypeError):
+        return _error(422, "malformed receipt")
     await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
     return Response(status_code=204)
 

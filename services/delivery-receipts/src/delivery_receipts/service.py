@@ -34,6 +34,24 @@ def normalize_sandbox_receipt(payload: dict[str, object]) -> DeliveryStatusRecei
     )
 
 
+_GENERIC_STATUSES = {**_SANDBOX_STATUSES, "bounced": DeliveryStatus.FAILED, "rejected": DeliveryStatus.FAILED}
+
+
+def normalize_generic_receipt(payload: object, received_at: datetime) -> DeliveryStatusReceived:
+    """`{"provider", "message_id", "status", "timestamp"?}` as our event (raises on a malformed one)."""
+    if not isinstance(payload, dict):
+        raise TypeError("a receipt is a JSON object")
+    raw_status = str(payload["status"])
+    reported = payload.get("timestamp")
+    return DeliveryStatusReceived(
+        provider=str(payload["provider"]),
+        provider_message_id=str(payload["message_id"]),
+        status=_GENERIC_STATUSES.get(raw_status, DeliveryStatus.PENDING),
+        external_status=raw_status,
+        reported_at=datetime.fromisoformat(str(reported)) if reported else received_at,
+    )
+
+
 # Twilio's MessageStatus values (https://www.twilio.com/docs/messaging/api/message-resource#message-status-values).
 _TWILIO_STATUSES = {
     "delivered": DeliveryStatus.DELIVERED,

@@ -1,0 +1,111 @@
+"""Provider servers of the tests (speaking each provider's documented API on 127.0.0.1) and the two services
+that talk to providers, started with a given environment."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import web
+from tests.infra import broker_for_tests, eventually
+
+from devstack.infra import free_port
+from devstack.services import ServiceProcesses
+from shared.events.topics import ensure_topics
+
+ACCOUNT_SID = "AC" + "a1" * 16
+AUTH_TOKEN = "twilio-test-auth-token"
+
+
+@dataclass
+class TwilioServer:
+    """The Messages API as documented: form POST, Basic auth, 201 with the message's `sid`.
+
+    Optionally unreliable: `fail_ratio` of the requests get 503, and until `throttled_until` every request
+    gets 429 with `Retry-After: 1`. `arrivals` records when each request came, accepted or not.
+    """
+
+    url: str = ""
+    requests: list[dict[str, str]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    fail_ratio: float = 0.0
+    throttled_until: float = 0.0
+    refused: int = 0
+    throttled: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(5))
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        self.arrivals.append(time.monotonic())
+        self.authorizations.append(request.headers.get("Authorization", ""))
+        if request.match_info["sid"] != ACCOUNT_SID:
+            return web.json_response({"code": 20404, "message": "not found", "status": 404}, status=404)
+        if time.monotonic() < self.throttled_until:
+            self.throttled += 1
+            error = {"code": 20429, "message": "Too Many Requests", "status": 429}
+            return web.json_response(error, status=429, headers={"Retry-After": "1"})
+        if self.rng.random() < self.fail_ratio:
+            self.refused += 1
+            return web.json_response({"code": 20500, "message": "Internal error", "status": 503}, status=503)
+        form = dict(await request.post())
+        self.requests.append({k: str(v) for k, v in form.items()})
+        sid = "SM" + uuid.uuid4().hex
+        return web.json_response({"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")},
+                                 status=201)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def twilio_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from broker_for_tests(tmp_path_factory, "twilio-kafka")
+
+
+@pytest.fixture
+async def twilio_server() -> AsyncIterator[TwilioServer]:
+    server = TwilioServer()
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", server.create_message)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    database_url: str, broker: str, server: TwilioServer, db: asyncpg.Pool, log_path: Path, **extra: str
+) -> AsyncIterator[str]:
+    """transmitter and delivery-receipts speaking Twilio; yields the receipts' URL. Stopped also on failure."""
+    await ensure_topics(broker, partitions=2)
+    receipts_port = free_port()
+    receipts_url = f"http://127.0.0.1:{receipts_port}"
+    env = {
+        "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": broker, "LOG_JSON": "true",
+        "RECEIPTS_PORT": str(receipts_port), "RECEIPTS_PUBLIC_URL": receipts_url, "SMS_PROVIDER": "twilio",
+        "TWILIO_BASE_URL": server.url, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, **extra,
+    }  # fmt: skip
+    with log_path.open("a", buffering=1) as log:
+        processes = ServiceProcesses(env, write=log.write, names=("transmitter", "delivery-receipts"))
+        try:
+            processes.start_all()
+
+            async def ready() -> bool:
+                assert not processes.exited(), f"a service exited: see {log_path}"
+                rows = await db.fetch("SELECT DISTINCT service FROM service_heartbeats WHERE ready")
+                return {r["service"] for r in rows} == {"transmitter", "delivery-receipts"}
+
+            await eventually(ready, 90, f"transmitter and delivery-receipts ready (log: {log_path})", interval=0.2)
+            yield receipts_url
+        finally:
+            processes.stop_all()
