@@ -15,6 +15,8 @@ from api.importer import import_members
 from api.permits import ALL_PERMITS, normalize_permit
 from shared.db import migrate
 
+DEFAULT_RETENTION_DAYS = 90
+
 
 def default_lc_settings(slug: str, name: str) -> dict[str, Any]:
     """Messaging settings of a new LC: every channel usable, with senders derived from its name."""
@@ -28,14 +30,15 @@ def default_lc_settings(slug: str, name: str) -> dict[str, Any]:
     }
 
 
-async def create_lc(url: str, slug: str, name: str) -> int:
+async def create_lc(url: str, slug: str, name: str, retention_days: int = DEFAULT_RETENTION_DAYS) -> int:
     conn = await asyncpg.connect(url)
     try:
+        settings = {**default_lc_settings(slug, name), "retention_days": retention_days}
         lc_id: int = await conn.fetchval(
             "INSERT INTO loyalty_clubs (slug, name, settings) VALUES ($1, $2, $3::jsonb) RETURNING id",
             slug,
             name,
-            orjson.dumps(default_lc_settings(slug, name)).decode(),
+            orjson.dumps(settings).decode(),
         )
         return lc_id
     finally:
@@ -70,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
     lc = commands.add_parser("create-lc", help="create a loyalty club (tenant)")
     lc.add_argument("slug")
     lc.add_argument("--name", required=True)
+    lc.add_argument("--retention-days", type=int, default=DEFAULT_RETENTION_DAYS,
+                    help="days after which dispatches lose their content and identifiers")  # fmt: skip
     client = commands.add_parser("create-client", help="create an API client; prints its token on the last line")
     client.add_argument("--lc", action="append", required=True, help="slug of an LC it may act for (repeatable)")
     client.add_argument("--name", required=True)
@@ -91,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         applied = asyncio.run(migrate(url))
         print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none'}")
     elif args.command == "create-lc":
-        lc_id = asyncio.run(create_lc(url, args.slug, args.name))
+        if args.retention_days < 1:
+            raise SystemExit("--retention-days must be at least 1")
+        lc_id = asyncio.run(create_lc(url, args.slug, args.name, args.retention_days))
         print(f"created loyalty club {args.slug} (id {lc_id})")
     elif args.command == "create-client":
         permits = list(ALL_PERMITS) if args.all_permits else args.permit

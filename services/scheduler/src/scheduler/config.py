@@ -16,3 +16,6 @@ class SchedulerSettings(ServiceSettings):
     sending_deadline_seconds: float = Field(default=1200, gt=0, description="after scheduled_at, unfinished ⇒ failed")
     redrive_interval_seconds: float = Field(default=5.0, gt=0)
     stage_lease_seconds: float = Field(default=30.0, gt=0, description="no progress this long ⇒ re-drive")
+    retention_interval_seconds: float = Field(default=3600, gt=0, description="how often old dispatches are wiped")
+    retention_default_days: int = Field(default=90, ge=1, description="retention of an LC without its own setting")
+    retention_batch_size: int = Field(default=10_000, ge=1, description="dispatches wiped per transaction")

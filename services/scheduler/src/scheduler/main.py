@@ -8,7 +8,7 @@ import structlog
 
 from scheduler.config import SchedulerSettings
 from scheduler.repository import SENDINGS_DUE_CHANNEL
-from scheduler.service import run_scheduler
+from scheduler.service import run_retention, run_scheduler
 from shared.logging import configure_logging
 from shared.runtime import Runtime, run_worker
 
@@ -40,6 +40,7 @@ def register(settings: SchedulerSettings) -> Callable[[Runtime], None]:
         wake = asyncio.Event()
         runtime.spawn(listen_for_due_sendings(settings.database_url, wake), "listen")
         runtime.spawn(run_scheduler(runtime.pool, runtime.broker, settings, wake), "scheduler")
+        runtime.spawn(run_retention(runtime.pool, settings), "retention")
 
     return setup
 

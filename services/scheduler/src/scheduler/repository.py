@@ -101,3 +101,24 @@ async def fail_expired_claims(conn: Conn) -> list[SendingId]:
         "RETURNING sending_id) SELECT DISTINCT sending_id FROM expired"
     )
     return [SendingId(r["sending_id"]) for r in rows]
+
+
+async def wipe_expired_dispatches(conn: Conn, batch_size: int, default_days: int) -> int:
+    """Wipe the content and identifiers of up to `batch_size` dispatches older than their LC's retention
+    (`settings.retention_days`, else `default_days`) and stamp `cleaned_at`; returns how many."""
+    result: str = await conn.execute(
+        """
+        WITH expired AS (
+            SELECT d.id FROM dispatches d JOIN loyalty_clubs l ON l.id = d.loyalty_club_id
+            WHERE d.cleaned_at IS NULL
+              AND d.created_at < now() - make_interval(days => coalesce((l.settings->>'retention_days')::int, $2))
+            LIMIT $1 FOR UPDATE OF d SKIP LOCKED
+        )
+        UPDATE dispatches d SET content = NULL, msisdn = NULL, email = NULL, app_token = NULL,
+            cleaned_at = now(), updated_at = now()
+        FROM expired WHERE d.id = expired.id
+        """,
+        batch_size,
+        default_days,
+    )
+    return int(result.rsplit(maxsplit=1)[-1])

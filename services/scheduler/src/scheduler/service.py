@@ -93,3 +93,29 @@ async def run_scheduler(
             timeout = settings.scheduler_poll_seconds
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
+
+
+async def wipe_expired(pool: asyncpg.Pool, settings: SchedulerSettings) -> int:
+    """Wipe every dispatch past its LC's retention, batch by batch (each its own short transaction)."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn:
+            wiped = await repository.wipe_expired_dispatches(
+                conn, settings.retention_batch_size, settings.retention_default_days
+            )
+        total += wiped
+        if wiped < settings.retention_batch_size:
+            if total:
+                log.info("dispatches_wiped", count=total)
+            return total
+
+
+async def run_retention(pool: asyncpg.Pool, settings: SchedulerSettings) -> None:
+    """The retention job: every `retention_interval_seconds`, on whichever scheduler replica runs it (batches
+    skip rows another replica holds)."""
+    while True:
+        try:
+            await wipe_expired(pool, settings)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("retention_pass_failed", error=repr(exc)[:300])
+        await asyncio.sleep(settings.retention_interval_seconds)
