@@ -52,6 +52,7 @@ format: install
 bench: install
 	$(PY) -m tests.bench.import_members
 	$(PY) -m tests.bench.prepare_sending
+	$(PY) -m tests.bench.transmit_twilio
 
 clean:
 	rm -rf .local $(VENV)
