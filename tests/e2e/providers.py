@@ -14,11 +14,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiohttp import web
+from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
 
 from devstack.infra import free_port
 from devstack.services import ServiceProcesses
+from shared.events import DispatchesPrepared
 from shared.events.topics import ensure_topics
+from shared.kafka import publish_events
 
 ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -109,3 +112,49 @@ async def running_services(
             yield receipts_url
         finally:
             processes.stop_all()
+
+
+@dataclass
+class SendGridServer:
+    """The v3 Mail Send API as documented: JSON POST with a bearer key, 202 with `X-Message-Id`."""
+
+    url: str = ""
+    requests: list[dict[str, object]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    message_ids: dict[str, str] = field(default_factory=dict)  # dispatch id -> X-Message-Id
+
+    async def send(self, request: web.Request) -> web.Response:
+        self.authorizations.append(request.headers.get("Authorization", ""))
+        body = await request.json()
+        self.requests.append(body)
+        message_id = uuid.uuid4().hex[:22]
+        self.message_ids[body["personalizations"][0]["custom_args"]["dispatch_id"]] = message_id
+        return web.Response(status=202, headers={"X-Message-Id": message_id})
+
+
+@pytest.fixture
+async def sendgrid_server() -> AsyncIterator[SendGridServer]:
+    server = SendGridServer()
+    app = web.Application()
+    app.router.add_post("/v3/mail/send", server.send)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+async def announce(broker_url: str, sending_id: int, ids: list[int]) -> None:
+    """Announce prepared dispatches to the transmitter, in events of 1 000 ids, as the preparer does."""
+    broker = KafkaBroker(broker_url)
+    await broker.start()
+    try:
+        batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
+        events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=batch) for batch in batches]
+        await publish_events(broker, events, lambda e: str(e.sending_id))
+    finally:
+        await broker.stop()

@@ -18,7 +18,7 @@ import aiohttp
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
-from tests.e2e.providers import ACCOUNT_SID, AUTH_TOKEN, TwilioServer, running_services
+from tests.e2e.providers import ACCOUNT_SID, AUTH_TOKEN, TwilioServer, announce, running_services
 from tests.infra import eventually
 from tests.seed import create_lc_row
 from twilio.request_validator import RequestValidator
@@ -36,17 +36,6 @@ async def services(
 ) -> AsyncIterator[str]:
     async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "services.log") as url:
         yield url
-
-
-async def _announce(broker_url: str, sending_id: int, ids: list[int]) -> None:
-    broker = KafkaBroker(broker_url)
-    await broker.start()
-    try:
-        batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
-        events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=batch) for batch in batches]
-        await publish_events(broker, events, lambda e: str(e.sending_id))
-    finally:
-        await broker.stop()
 
 
 async def _prepared_sms_sending(db: asyncpg.Pool, count: int) -> tuple[int, list[int]]:
@@ -162,7 +151,7 @@ async def test_an_unreliable_twilio_gets_every_sms_once_and_never_more_than_the_
     extra = {"SMS_RATE_LIMIT": str(RATE_LIMIT), "RETRY_BASE_SECONDS": "0.05", "RETRY_MAX_SECONDS": "1"}
     async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
         sending_id, ids = await _prepared_sms_sending(db, DISPATCHES)
-        await _announce(twilio_broker, sending_id, ids)
+        await announce(twilio_broker, sending_id, ids)
         await eventually(lambda: _count_at_least(twilio_server, 300), 60, "300 sms accepted")
         twilio_server.throttled_until = time.monotonic() + 2  # the provider says: slow down, for 2 s
 

@@ -13,3 +13,4 @@ class ReceiptsSettings(ServiceSettings):
     twilio_auth_token: str = ""  # the key of X-Twilio-Signature; Twilio callbacks are refused while empty
     receipts_public_url: str = "http://127.0.0.1:8001"  # how providers reach us: the URL Twilio signs
     generic_webhook_secret: str = ""  # Standard Webhooks secret (`whsec_...`) of /webhooks/generic; refused while empty
+    sendgrid_webhook_public_key: str = ""  # the event webhook's verification key (base64 DER); refused while empty

@@ -11,13 +11,17 @@ from starlette.responses import Response
 from delivery_receipts.service import (
     normalize_generic_receipt,
     normalize_sandbox_receipt,
+    normalize_sendgrid_events,
     normalize_twilio_callback,
     record_outcomes,
 )
 from delivery_receipts.signatures import (
     SANDBOX_SIGNATURE_HEADER,
+    SENDGRID_SIGNATURE_HEADER,
+    SENDGRID_TIMESTAMP_HEADER,
     TWILIO_SIGNATURE_HEADER,
     sandbox_signature_valid,
+    sendgrid_signature_valid,
     twilio_signature_valid,
 )
 from shared.formats import utcnow
@@ -73,6 +77,22 @@ async def twilio_callback(request: Request) -> Response:
     except KeyError:
         return _error(422, "malformed status callback")
     await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/sendgrid", status_code=204)
+async def sendgrid_events(request: Request) -> Response:
+    """SendGrid's signed event webhook (ECDSA over timestamp + body, 5-minute tolerance)."""
+    body = await request.body()
+    key = request.app.state.settings.sendgrid_webhook_public_key
+    signature = request.headers.get(SENDGRID_SIGNATURE_HEADER)
+    if not sendgrid_signature_valid(key, body, signature, request.headers.get(SENDGRID_TIMESTAMP_HEADER)):
+        return _error(401, "invalid signature")
+    try:
+        events = normalize_sendgrid_events(orjson.loads(body))
+    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+        return _error(422, "malformed events")
+    await publish_events(request.app.state.runtime.broker, events, lambda e: e.provider_message_id)
     return Response(status_code=204)
 
 

@@ -2,7 +2,7 @@
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -50,6 +50,36 @@ def normalize_generic_receipt(payload: object, received_at: datetime) -> Deliver
         external_status=raw_status,
         reported_at=datetime.fromisoformat(str(reported)) if reported else received_at,
     )
+
+
+# SendGrid event types (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event).
+_SENDGRID_STATUSES = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "bounce": DeliveryStatus.FAILED,
+    "dropped": DeliveryStatus.FAILED,
+}
+_SENDGRID_DELIVERY_EVENTS = {"processed", "deferred", "delivered", "bounce", "dropped"}  # not opens or clicks
+
+
+def normalize_sendgrid_events(payload: object) -> list[DeliveryStatusReceived]:
+    """The delivery events of a SendGrid event batch as our events (engagement events are left out)."""
+    if not isinstance(payload, list):
+        raise TypeError("SendGrid posts a JSON array of events")
+    events = []
+    for item in payload:
+        if not isinstance(item, dict) or item.get("event") not in _SENDGRID_DELIVERY_EVENTS:
+            continue
+        raw_status = str(item["event"])
+        events.append(
+            DeliveryStatusReceived(
+                provider="sendgrid",
+                provider_message_id=str(item["sg_message_id"]).split(".", 1)[0],  # "<X-Message-Id>.filter…"
+                status=_SENDGRID_STATUSES.get(raw_status, DeliveryStatus.PENDING),
+                external_status=raw_status,
+                reported_at=datetime.fromtimestamp(float(item["timestamp"]), UTC),
+            )
+        )
+    return events
 
 
 # Twilio's MessageStatus values (https://www.twilio.com/docs/messaging/api/message-resource#message-status-values).

@@ -11,7 +11,9 @@ class TransmitterSettings(ServiceSettings):
     """Environment of the transmitter (see the README's table)."""
 
     sms_provider: Literal["sandbox", "twilio"] = Field(default="sandbox", description="sms provider adapter")
-    email_provider: Literal["sandbox"] = Field(default="sandbox", description="email provider adapter")
+    email_provider: Literal["sandbox", "sendgrid"] = Field(default="sandbox", description="email provider adapter")
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_api_key: str = ""
     push_provider: Literal["sandbox"] = Field(default="sandbox", description="push provider adapter")
     twilio_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str = ""

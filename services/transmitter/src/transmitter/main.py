@@ -11,6 +11,7 @@ from transmitter.handlers import on_dispatches_prepared
 from transmitter.pacing import Pacer
 from transmitter.providers.base import ChannelProviders, Provider
 from transmitter.providers.sandbox import SandboxProvider
+from transmitter.providers.sendgrid import SendGridEmail
 from transmitter.providers.twilio import TwilioSms
 from transmitter.service import Sender
 
@@ -35,7 +36,10 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
             settings.twilio_messaging_service_sid,
             settings.provider_connections,
         )
-    return ChannelProviders({"sms": sms, "email": sandbox, "push": sandbox})
+    email: Provider = sandbox
+    if settings.email_provider == "sendgrid":
+        email = SendGridEmail(settings.sendgrid_base_url, settings.sendgrid_api_key, settings.provider_connections)
+    return ChannelProviders({"sms": sms, "email": email, "push": sandbox})
 
 
 async def serve(settings: TransmitterSettings) -> None:

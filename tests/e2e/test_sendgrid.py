@@ -1,0 +1,125 @@
+"""Email through a SendGrid-compatible server on 127.0.0.1, and SendGrid's signed event webhook (ECDSA P-256
+over timestamp + body, signed here with a key of the test's own, as SendGrid signs with its)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import orjson
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from tests.e2e.providers import SendGridServer, TwilioServer, announce, running_services
+from tests.infra import eventually
+from tests.seed import create_lc_row
+
+EMAILS = 200
+API_KEY = "SG.test-key"
+
+
+def sign(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> str:
+    return base64.b64encode(key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+
+
+async def _prepared_email_sending(db: asyncpg.Pool, count: int) -> tuple[int, list[int]]:
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "sendgrid")
+        template_id = await conn.fetchval(
+            "INSERT INTO templates (loyalty_club_id, type, content) VALUES ($1, 'email', '{}') RETURNING id", lc_id
+        )
+        message_id = await conn.fetchval(
+            "INSERT INTO messages (loyalty_club_id, service, name) VALUES ($1, 'generic', 'E') RETURNING id", lc_id
+        )
+        await conn.execute(
+            "INSERT INTO channels (message_id, position, type, from_email, from_name, template_id) "
+            "VALUES ($1, 0, 'email', 'shop@example.com', 'Shop', $2)",
+            message_id,
+            template_id,
+        )
+        sending_id: int = await conn.fetchval(
+            "INSERT INTO sendings (loyalty_club_id, message_id, status, scheduled_at) "
+            "VALUES ($1, $2, 'prepared', now()) RETURNING id",
+            lc_id,
+            message_id,
+        )
+        rows = await conn.fetch(
+            "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, email, scheduled_at) "
+            "SELECT $1, $2, 'email:' || i, 'email', jsonb_build_object('subject', 'Tilbud ' || i, "
+            "'body', '<p>Hei <b>nr ' || i || '</b></p>', 'from', 'Shop <shop@example.com>'), "
+            "'m' || i || '@example.com', now() FROM generate_series(1, $3) AS i RETURNING id",
+            sending_id,
+            lc_id,
+            count,
+        )
+    return sending_id, sorted(r["id"] for r in rows)
+
+
+async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    extra = {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": sendgrid_server.url, "SENDGRID_API_KEY": API_KEY,
+             "SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(public).decode()}  # fmt: skip
+    log = tmp_path / "services.log"
+    async with (
+        running_services(database_url, twilio_broker, twilio_server, db, log, **extra) as receipts,
+        aiohttp.ClientSession() as http,
+    ):
+        sending_id, ids = await _prepared_email_sending(db, EMAILS)
+        await announce(twilio_broker, sending_id, ids)
+
+        async def transmitted() -> bool:
+            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
+
+        await eventually(transmitted, 60, "the emails transmitted through SendGrid")
+        assert len(sendgrid_server.requests) == EMAILS
+        assert set(sendgrid_server.authorizations) == {f"Bearer {API_KEY}"}
+        first = min(sendgrid_server.requests, key=lambda r: int(r["personalizations"][0]["custom_args"]["dispatch_id"]))  # type: ignore[index]
+        assert first == {
+            "personalizations": [{"to": [{"email": "m1@example.com"}], "custom_args": {"dispatch_id": str(ids[0])}}],
+            "from": {"email": "shop@example.com", "name": "Shop"},
+            "subject": "Tilbud 1",
+            "content": [{"type": "text/plain", "value": "Hei nr 1"},
+                        {"type": "text/html", "value": "<p>Hei <b>nr 1</b></p>"}],
+        }  # fmt: skip
+
+        events = [{"email": f"m{i}@example.com", "timestamp": int(time.time()), "event": event,
+                   "sg_message_id": f"{sendgrid_server.message_ids[str(d)]}.filterdrecv-1-2",
+                   "dispatch_id": str(d)}
+                  for i, d in enumerate(ids, start=1)
+                  for event in ("processed", "open", "delivered" if i % 2 else "bounce")]  # fmt: skip
+        body = orjson.dumps(events)
+        url = f"{receipts}/webhooks/sendgrid"
+        stamp = str(int(time.time()))
+        stale = str(int(time.time()) - 600)
+        refused = [
+            {"X-Twilio-Email-Event-Webhook-Timestamp": stamp},  # unsigned
+            {"X-Twilio-Email-Event-Webhook-Timestamp": stamp, "X-Twilio-Email-Event-Webhook-Signature":
+             sign(key, body.replace(b"bounce", b"deliv"), stamp)},  # signed a different body
+            {"X-Twilio-Email-Event-Webhook-Timestamp": stale, "X-Twilio-Email-Event-Webhook-Signature":
+             sign(key, body, stale)},  # too old
+        ]  # fmt: skip
+        for headers in refused:
+            async with http.post(url, data=body, headers=headers) as response:
+                assert response.status == 401
+        headers = {"X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+                   "X-Twilio-Email-Event-Webhook-Signature": sign(key, body, stamp)}  # fmt: skip
+        async with http.post(url, data=body, headers=headers) as response:
+            assert response.status == 204, await response.text()
+
+        expected = {d: "delivered" if i % 2 else "failed" for i, d in enumerate(ids, start=1)}
+
+        async def applied() -> bool:
+            rows = await db.fetch("SELECT id, delivery_status FROM dispatches WHERE sending_id = $1", sending_id)
+            return {r["id"]: r["delivery_status"] for r in rows} == expected
+
+        await eventually(applied, 30, "every SendGrid event applied")
