@@ -14,7 +14,7 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from tests.e2e.providers import sendgrid_server, twilio_broker, twilio_server  # noqa: F401 - provider fixtures
+from tests.e2e.providers import fcm_server, sendgrid_server, twilio_broker, twilio_server  # noqa: F401 - fixtures
 from tests.infra import broker_for_tests, create_test_database, drop_database, eventually
 
 from devstack.infra import free_port

@@ -10,8 +10,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import jwt
 import pytest
 from aiohttp import web
 from faststream.kafka import KafkaBroker
@@ -158,3 +160,53 @@ async def announce(broker_url: str, sending_id: int, ids: list[int]) -> None:
         await publish_events(broker, events, lambda e: str(e.sending_id))
     finally:
         await broker.stop()
+
+
+@dataclass
+class FcmServer:
+    """FCM HTTP v1 and Google's OAuth token endpoint, as documented. The token endpoint checks the signed
+    JWT assertion against the service account's public key; messages:send checks the bearer token."""
+
+    public_key: Any = None
+    url: str = ""
+    access_token: str = "ya29.test-access-token"
+    unregistered: set[str] = field(default_factory=set)
+    token_requests: int = 0
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+    bearers: list[str] = field(default_factory=list)
+
+    async def token(self, request: web.Request) -> web.Response:
+        self.token_requests += 1
+        form = await request.post()
+        claims = jwt.decode(str(form["assertion"]), self.public_key, algorithms=["RS256"], audience=f"{self.url}/token")
+        assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        assert claims["scope"] == "https://www.googleapis.com/auth/firebase.messaging"
+        return web.json_response({"access_token": self.access_token, "expires_in": 3599, "token_type": "Bearer"})
+
+    async def send(self, request: web.Request) -> web.Response:
+        self.bearers.append(request.headers.get("Authorization", ""))
+        body = await request.json()
+        self.pushes.append(body["message"])
+        if body["message"]["token"] in self.unregistered:
+            details = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "UNREGISTERED"}]
+            error = {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND",
+                     "details": details}  # fmt: skip
+            return web.json_response({"error": error}, status=404)
+        return web.json_response({"name": f"projects/{request.match_info['project']}/messages/{uuid.uuid4().hex}"})
+
+
+@pytest.fixture
+async def fcm_server() -> AsyncIterator[FcmServer]:
+    server = FcmServer()
+    app = web.Application()
+    app.router.add_post("/token", server.token)
+    app.router.add_post("/v1/projects/{project}/messages:send", server.send)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    server.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()

@@ -14,7 +14,10 @@ class TransmitterSettings(ServiceSettings):
     email_provider: Literal["sandbox", "sendgrid"] = Field(default="sandbox", description="email provider adapter")
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_api_key: str = ""
-    push_provider: Literal["sandbox"] = Field(default="sandbox", description="push provider adapter")
+    push_provider: Literal["sandbox", "fcm"] = Field(default="sandbox", description="push provider adapter")
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_project_id: str = ""
+    fcm_credentials_file: str = ""
     twilio_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""

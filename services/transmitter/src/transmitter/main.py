@@ -10,6 +10,7 @@ from transmitter.config import TransmitterSettings
 from transmitter.handlers import on_dispatches_prepared
 from transmitter.pacing import Pacer
 from transmitter.providers.base import ChannelProviders, Provider
+from transmitter.providers.fcm import FcmPush
 from transmitter.providers.sandbox import SandboxProvider
 from transmitter.providers.sendgrid import SendGridEmail
 from transmitter.providers.twilio import TwilioSms
@@ -39,7 +40,12 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
     email: Provider = sandbox
     if settings.email_provider == "sendgrid":
         email = SendGridEmail(settings.sendgrid_base_url, settings.sendgrid_api_key, settings.provider_connections)
-    return ChannelProviders({"sms": sms, "email": email, "push": sandbox})
+    push: Provider = sandbox
+    if settings.push_provider == "fcm":
+        push = FcmPush(
+            settings.fcm_base_url, settings.fcm_project_id, settings.fcm_credentials_file, settings.provider_connections
+        )
+    return ChannelProviders({"sms": sms, "email": email, "push": push})
 
 
 async def serve(settings: TransmitterSettings) -> None:

@@ -72,6 +72,19 @@ async def record_results(conn: Conn, results: Sequence[SendResult]) -> None:
     )
 
 
+async def clear_unregistered_tokens(conn: Conn, dispatch_ids: Sequence[DispatchId]) -> int:
+    """The provider said these dispatches' app tokens are gone: their members lose them (unless changed since)."""
+    if not dispatch_ids:
+        return 0
+    result: str = await conn.execute(
+        "UPDATE members m SET app_token = NULL, updated_at = now() FROM dispatches d "
+        "WHERE d.id = ANY($1) AND m.loyalty_club_id = d.loyalty_club_id AND m.id = d.member_id "
+        "AND m.app_token = d.app_token",
+        list(dispatch_ids),
+    )
+    return int(result.rsplit(maxsplit=1)[-1])
+
+
 async def complete_if_done(conn: Conn, sending_id: SendingId) -> bool:
     """`prepared|transmitting → transmitted` once no dispatch is left unsent; else record progress."""
     done = await conn.fetchval(

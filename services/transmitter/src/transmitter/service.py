@@ -16,7 +16,13 @@ from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.kafka import publish_events
 from transmitter import repository
 from transmitter.pacing import Pacer
-from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, TransientProviderError
+from transmitter.providers.base import (
+    UNREGISTERED_TOKEN,
+    ChannelProviders,
+    Outgoing,
+    SendResult,
+    TransientProviderError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -112,6 +118,8 @@ async def transmit_batch(
     async with pool.acquire() as conn, conn.transaction():
         if results:
             await repository.record_results(conn, results)
+            gone = [r.dispatch_id for r in results if r.error == UNREGISTERED_TOKEN]
+            await repository.clear_unregistered_tokens(conn, gone)
         completed = await repository.complete_if_done(conn, sending_id)
     await sender.providers.recorded(results)
     if results:

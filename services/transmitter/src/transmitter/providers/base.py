@@ -28,6 +28,10 @@ class SendResult:
     provider: str = ""  # which provider answered (a batch may mix channels, hence providers)
 
 
+# The error of a push whose token the provider no longer knows (FCM `UNREGISTERED`): the member's token goes.
+UNREGISTERED_TOKEN = "unregistered_token"  # noqa: S105 - an error code, not a secret
+
+
 class TransientProviderError(Exception):
     """The provider did not take the message this time (5xx, 429, a connection that failed before the
     request was sent): safe to try again, after `retry_after` seconds when the provider said so."""
