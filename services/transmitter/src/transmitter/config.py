@@ -11,7 +11,15 @@ class TransmitterSettings(ServiceSettings):
     """Environment of the transmitter (see the README's table)."""
 
     sms_provider: Literal["sandbox", "twilio"] = Field(default="sandbox", description="sms provider adapter")
-    email_provider: Literal["sandbox", "sendgrid"] = Field(default="sandbox", description="email provider adapter")
+    email_provider: Literal["sandbox", "sendgrid", "smtp"] = Field(default="sandbox", description="email adapter")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_connections: int = Field(default=4, ge=1, description="pooled SMTP connections per process")
+    message_id_domain: str = Field(default="messaging.local", description="domain of our email Message-IDs")
+    unsubscribe_url: str | None = Field(default=None, description="List-Unsubscribe target of marketing email")
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_api_key: str = ""
     push_provider: Literal["sandbox", "fcm"] = Field(default="sandbox", description="push provider adapter")

@@ -13,6 +13,7 @@ from transmitter.providers.base import ChannelProviders, Provider
 from transmitter.providers.fcm import FcmPush
 from transmitter.providers.sandbox import SandboxProvider
 from transmitter.providers.sendgrid import SendGridEmail
+from transmitter.providers.smtp import SmtpEmail
 from transmitter.providers.twilio import TwilioSms
 from transmitter.service import Sender
 
@@ -40,6 +41,12 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
     email: Provider = sandbox
     if settings.email_provider == "sendgrid":
         email = SendGridEmail(settings.sendgrid_base_url, settings.sendgrid_api_key, settings.provider_connections)
+    elif settings.email_provider == "smtp":
+        email = SmtpEmail(
+            settings.smtp_host, settings.smtp_port, settings.smtp_username, settings.smtp_password,
+            settings.smtp_starttls, settings.smtp_connections, message_id_domain=settings.message_id_domain,
+            unsubscribe_url=settings.unsubscribe_url,
+        )  # fmt: skip
     push: Provider = sandbox
     if settings.push_provider == "fcm":
         push = FcmPush(

@@ -76,7 +76,7 @@ class Sender:
 
 
 async def _send_all(
-    sender: Sender, claimed: Sequence[dict[str, Any]], sms_sender: str | None, priority: int | None
+    sender: Sender, claimed: Sequence[dict[str, Any]], sms_sender: str | None, priority: int | None, marketing: bool
 ) -> list[SendResult]:
     messages = [
         Outgoing(
@@ -85,6 +85,7 @@ async def _send_all(
             recipient=row[IDENTIFIER_BY_CHANNEL[row["type"]]],
             content=row["content"],
             sender=sms_sender,
+            marketing=marketing,
         )
         for row in claimed
     ]
@@ -114,7 +115,11 @@ async def transmit_batch(
         if state["status"] == "prepared":
             await repository.start_transmitting(conn, sending_id)
         claimed = await repository.claim_dispatches(conn, sending_id, dispatch_ids, lease_seconds)
-    results = await _send_all(sender, claimed, state["sms_sender"], state["priority"]) if claimed else []
+    results = (
+        await _send_all(sender, claimed, state["sms_sender"], state["priority"], bool(state["marketing"]))
+        if claimed
+        else []
+    )
     async with pool.acquire() as conn, conn.transaction():
         if results:
             await repository.record_results(conn, results)

@@ -16,6 +16,7 @@ class Outgoing:
     recipient: str
     content: dict[str, Any]
     sender: str | None = None
+    marketing: bool = False  # a marketing sending: email gets List-Unsubscribe headers
 
 
 @dataclass(frozen=True)

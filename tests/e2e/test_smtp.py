@@ -1,0 +1,124 @@
+"""Email over SMTP to an aiosmtpd server on 127.0.0.1: every dispatch arrives as a valid MIME message with the
+rendered subject and bodies; a refused recipient fails its dispatch with the server's reason."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from tests.e2e.providers import TwilioServer, announce, running_services
+from tests.infra import eventually
+from tests.seed import create_lc_row
+
+from devstack.infra import free_port
+
+EMAILS = 60
+REFUSED = "nobody@example.com"
+
+
+class Inbox:
+    """Collects what the server accepted; refuses one address the way a real relay does."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, bytes]] = []
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
+        if address == REFUSED:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.messages.append((envelope, bytes(envelope.original_content or b"")))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+async def test_every_email_arrives_as_a_valid_mime_message(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    smtp_server: tuple[Inbox, int],
+    tmp_path: Path,
+) -> None:
+    inbox, port = smtp_server
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "smtp")
+        template_id = await conn.fetchval(
+            "INSERT INTO templates (loyalty_club_id, type, content) VALUES ($1, 'email', '{}') RETURNING id", lc_id
+        )
+        message_id = await conn.fetchval(
+            "INSERT INTO messages (loyalty_club_id, service, name, marketing) VALUES ($1, 'generic', 'E', true) "
+            "RETURNING id",
+            lc_id,
+        )
+        await conn.execute(
+            "INSERT INTO channels (message_id, position, type, template_id) VALUES ($1, 0, 'email', $2)",
+            message_id,
+            template_id,
+        )
+        sending_id = await conn.fetchval(
+            "INSERT INTO sendings (loyalty_club_id, message_id, status, scheduled_at) "
+            "VALUES ($1, $2, 'prepared', now()) RETURNING id",
+            lc_id,
+            message_id,
+        )
+        rows = await conn.fetch(
+            "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, email, scheduled_at) "
+            "SELECT $1, $2, 'email:' || i, 'email', jsonb_build_object('subject', 'Tilbud på æøå ' || i, "
+            "'body', '<p>Hei <b>nr ' || i || '</b></p>', 'preheader', 'Bare i dag', "
+            "'from', 'Butikken Øst <shop@example.com>'), "
+            "CASE WHEN i = 1 THEN $4 ELSE 'm' || i || '@example.com' END, now() "
+            "FROM generate_series(1, $3) AS i RETURNING id",
+            sending_id,
+            lc_id,
+            EMAILS,
+            REFUSED,
+        )
+    extra = {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
+             "UNSUBSCRIBE_URL": "https://shop.example/unsubscribe"}  # fmt: skip
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
+        await announce(twilio_broker, sending_id, sorted(r["id"] for r in rows))
+
+        async def transmitted() -> bool:
+            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
+
+        await eventually(transmitted, 60, "the emails sent over SMTP")
+    assert len(inbox.messages) == EMAILS - 1
+    provider_ids = {r["email"]: r["provider_message_id"] for r in await db.fetch(
+        "SELECT email, provider_message_id FROM dispatches WHERE sending_id = $1", sending_id)}  # fmt: skip
+    for envelope, raw in inbox.messages:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        number = envelope.rcpt_tos[0].removeprefix("m").removesuffix("@example.com")
+        assert envelope.rcpt_tos == [f"m{number}@example.com"]
+        assert parsed["Subject"] == f"Tilbud på æøå {number}"
+        assert parsed["From"].addresses[0].display_name == "Butikken Øst"
+        assert parsed["From"].addresses[0].addr_spec == "shop@example.com"
+        assert parsed["Message-ID"] == provider_ids[envelope.rcpt_tos[0]]
+        assert parsed["List-Unsubscribe"].startswith("<https://shop.example/unsubscribe?d=")
+        assert parsed.get_content_type() == "multipart/alternative"
+        text, html = (part.get_content() for part in parsed.iter_parts())
+        assert text.strip() == f"Hei nr {number}"
+        assert html.strip() == f'<span style="display:none">Bare i dag</span><p>Hei <b>nr {number}</b></p>'
+    refused = await db.fetchrow("SELECT transmission_status, error FROM dispatches WHERE email = $1", REFUSED)
+    assert refused is not None
+    assert refused["transmission_status"] == "failed"
+    assert refused["error"].startswith("provider_rejected: 550")
