@@ -19,6 +19,8 @@ class ServiceSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1, description="tries before a message goes to <topic>.dlq")
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    health_host: str = Field(default="127.0.0.1", description="where a worker's /healthz and /readyz listen")
+    health_port: int = Field(default=0, ge=0, description="port of a worker's probes; 0: none (set in Kubernetes)")
     short_link_base_url: str = Field(
         default="http://127.0.0.1:8000", description="public address of the api, where short links /s/{code} point"
     )

@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics
+from shared.health import serve_health
 from shared.kafka import make_broker
 
 log = structlog.get_logger(__name__)
@@ -145,7 +146,24 @@ async def wait_for_signal() -> None:
     await stop.wait()
 
 
-async def run_worker(service: str, settings: ServiceSettings, register: Callable[[Runtime], None]) -> None:
-    """Run a worker service until SIGTERM/SIGINT, then shut down gracefully."""
-    async with open_runtime(service, settings, register):
-        await wait_for_signal()
+async def run_worker(
+    service: str,
+    settings: ServiceSettings,
+    register: Callable[[Runtime], None],
+    after: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run a worker service until SIGTERM/SIGINT, then shut down gracefully; probes on HEALTH_PORT if set.
+
+    `after` runs once the broker stopped and the batch in hand finished (to close provider connections).
+    """
+    async with open_runtime(service, settings, register) as runtime:
+        probes = None
+        if settings.health_port:
+            probes = await serve_health(runtime, settings.health_host, settings.health_port)
+        try:
+            await wait_for_signal()
+        finally:
+            if probes is not None:
+                await probes.cleanup()
+    if after is not None:
+        await after()

@@ -5,7 +5,7 @@ import asyncio
 from shared.events import DispatchesPrepared
 from shared.kafka import consume
 from shared.logging import configure_logging
-from shared.runtime import Runtime, open_runtime, wait_for_signal
+from shared.runtime import Runtime, run_worker
 from transmitter.config import TransmitterSettings
 from transmitter.handlers import on_dispatches_prepared
 from transmitter.pacing import Pacer
@@ -72,12 +72,13 @@ async def serve(settings: TransmitterSettings) -> None:
             runtime.broker, settings, DispatchesPrepared, GROUP_ID, on_dispatches_prepared(runtime, settings, sender)
         )
 
-    async with open_runtime("transmitter", settings, register):
-        await wait_for_signal()
-    for sender in senders:
-        await sender.providers.close()
-        for pacer in sender.pacers.values():
-            await pacer.close()
+    async def close_senders() -> None:
+        for sender in senders:
+            await sender.providers.close()
+            for pacer in sender.pacers.values():
+                await pacer.close()
+
+    await run_worker("transmitter", settings, register, after=close_senders)
 
 
 def run() -> None:

@@ -1,0 +1,39 @@
+"""Liveness and readiness over HTTP for the worker services (the api and delivery-receipts serve their own).
+
+`/healthz`: the process is alive. `/readyz`: the database answers and every consumer of the process has
+partitions assigned, so it takes work. Off unless `HEALTH_PORT` is set (Kubernetes sets it).
+"""
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+async def serve_health(runtime: "Runtime", host: str, port: int) -> web.AppRunner:
+    """Start the probe endpoints; the caller cleans the returned runner up."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
+        except Exception as exc:  # any failure to answer is "not ready", never a crash of the probe
+            return web.json_response({"error": f"database unavailable: {type(exc).__name__}"}, status=503)
+        if not runtime.consumers_assigned():
+            return web.json_response({"error": "broker: consumers have no partitions yet"}, status=503)
+        return web.json_response({"status": "ready"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
