@@ -87,11 +87,19 @@ async def twilio_server() -> AsyncIterator[TwilioServer]:
         await runner.cleanup()
 
 
+@dataclass
+class Running:
+    """The provider-facing services of a test: delivery-receipts' URL, and the processes to stop or restart."""
+
+    receipts_url: str
+    processes: ServiceProcesses
+
+
 @contextlib.asynccontextmanager
 async def running_services(
     database_url: str, broker: str, server: TwilioServer, db: asyncpg.Pool, log_path: Path, **extra: str
-) -> AsyncIterator[str]:
-    """transmitter and delivery-receipts speaking Twilio; yields the receipts' URL. Stopped also on failure."""
+) -> AsyncIterator[Running]:
+    """transmitter and delivery-receipts speaking Twilio, with `extra` environment. Stopped also on failure."""
     await ensure_topics(broker, partitions=2)
     receipts_port = free_port()
     receipts_url = f"http://127.0.0.1:{receipts_port}"
@@ -111,7 +119,7 @@ async def running_services(
                 return {r["service"] for r in rows} == {"transmitter", "delivery-receipts"}
 
             await eventually(ready, 90, f"transmitter and delivery-receipts ready (log: {log_path})", interval=0.2)
-            yield receipts_url
+            yield Running(receipts_url, processes)
         finally:
             processes.stop_all()
 

@@ -37,10 +37,10 @@ async def test_standard_webhooks_receipts_apply_and_forged_or_stale_ones_are_ref
     extra = {"GENERIC_WEBHOOK_SECRET": SECRET}
     log = tmp_path / "services.log"
     async with (
-        running_services(database_url, twilio_broker, twilio_server, db, log, **extra) as receipts,
+        running_services(database_url, twilio_broker, twilio_server, db, log, **extra) as running,
         aiohttp.ClientSession() as http,
     ):
-        url = f"{receipts}/webhooks/generic"
+        url = f"{running.receipts_url}/webhooks/generic"
         now = datetime.now(UTC)
         delivered = orjson.dumps({"provider": "acme", "message_id": "m-1", "status": "delivered"})
         bounced = orjson.dumps({"provider": "acme", "message_id": "m-2", "status": "bounced"})

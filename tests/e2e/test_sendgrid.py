@@ -71,7 +71,7 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
              "SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(public).decode()}  # fmt: skip
     log = tmp_path / "services.log"
     async with (
-        running_services(database_url, twilio_broker, twilio_server, db, log, **extra) as receipts,
+        running_services(database_url, twilio_broker, twilio_server, db, log, **extra) as running,
         aiohttp.ClientSession() as http,
     ):
         sending_id, ids = await _prepared_email_sending(db, EMAILS)
@@ -98,7 +98,7 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
                   for i, d in enumerate(ids, start=1)
                   for event in ("processed", "open", "delivered" if i % 2 else "bounce")]  # fmt: skip
         body = orjson.dumps(events)
-        url = f"{receipts}/webhooks/sendgrid"
+        url = f"{running.receipts_url}/webhooks/sendgrid"
         stamp = str(int(time.time()))
         stale = str(int(time.time()) - 600)
         refused = [

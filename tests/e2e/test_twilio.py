@@ -34,8 +34,8 @@ DISPATCHES = 1000
 async def services(
     database_url: str, twilio_broker: str, twilio_server: TwilioServer, db: asyncpg.Pool, tmp_path: Path
 ) -> AsyncIterator[str]:
-    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "services.log") as url:
-        yield url
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "services.log") as running:
+        yield running.receipts_url
 
 
 async def _prepared_sms_sending(db: asyncpg.Pool, count: int) -> tuple[int, list[int]]:
