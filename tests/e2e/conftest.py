@@ -36,6 +36,7 @@ class Stack:
     pool: asyncpg.Pool
     http: aiohttp.ClientSession
     log_path: Path
+    metrics_urls: dict[str, str]
 
     def admin(self, *args: str) -> str:
         """Run `messaging-admin` against the stack's database; returns its output."""
@@ -94,7 +95,13 @@ async def stack(
         "SCHEDULER_POLL_SECONDS": "0.5",
         "REDRIVE_INTERVAL_SECONDS": "1",
     }
-    services = ServiceProcesses(env, write=log_file.write)
+    workers = ("scheduler", "preparer", "transmitter")
+    health_ports = {name: free_port() for name in workers}
+    metrics_urls = {name: f"http://127.0.0.1:{port}/metrics" for name, port in health_ports.items()}
+    metrics_urls |= {"api": f"http://127.0.0.1:{api_port}/metrics",
+                     "delivery-receipts": f"http://127.0.0.1:{receipts_port}/metrics"}  # fmt: skip
+    by_service = {name: {"HEALTH_PORT": str(port)} for name, port in health_ports.items()}
+    services = ServiceProcesses(env, write=log_file.write, env_by_service=by_service)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5, init=init_connection)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     try:
@@ -118,6 +125,7 @@ async def stack(
             pool,
             http,
             log_path,
+            metrics_urls,
         )
     finally:
         services.stop_all()

@@ -1,4 +1,4 @@
-"""Liveness and readiness over HTTP for the worker services (the api and delivery-receipts serve their own).
+"""Liveness, readiness and metrics over HTTP for the worker services (the api and delivery-receipts serve their own).
 
 `/healthz`: the process is alive. `/readyz`: the database answers and every consumer of the process has
 partitions assigned, so it takes work. Off unless `HEALTH_PORT` is set (Kubernetes sets it).
@@ -8,6 +8,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from shared.metrics import exposition, update_consumer_lag
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -30,7 +32,13 @@ async def serve_health(runtime: "Runtime", host: str, port: int) -> web.AppRunne
             return web.json_response({"error": "broker: consumers have no partitions yet"}, status=503)
         return web.json_response({"status": "ready"})
 
+    async def metrics(_: web.Request) -> web.Response:
+        await update_consumer_lag(runtime.broker)
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     app = web.Application()
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     runner = web.AppRunner(app, access_log=None)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from shared.config import ServiceSettings
 from shared.events.base import Event
 from shared.events.topics import dead_letter_topic
+from shared.metrics import DEAD_LETTERED
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,7 @@ async def dead_letter_record(
         "x-error": str(error)[:2000],
     }
     await broker.publish(body, topic=dead_letter_topic(topic), key=key, headers=headers)
+    DEAD_LETTERED.labels(topic).inc()
     log.error("message_dead_lettered", topic=topic, error=str(error)[:500], error_type=type(error).__name__)
 
 

@@ -46,6 +46,7 @@ class ServiceProcesses:
 
     env: Mapping[str, str]
     write: Callable[[str], object] = sys.stdout.write
+    env_by_service: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # added to one service's env
     names: tuple[str, ...] = tuple(SERVICES)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     pumps: list[threading.Thread] = field(default_factory=list)
@@ -55,7 +56,7 @@ class ServiceProcesses:
         key = f"{name}-{replica}" if replica else name
         process = subprocess.Popen(
             [sys.executable, "-m", SERVICES[name]],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **self.env_by_service.get(name, {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,

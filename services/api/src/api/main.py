@@ -17,6 +17,7 @@ from api.service.members import apply_member_deleted, apply_member_upserted
 from shared.events import MemberDeleted, MemberUpserted
 from shared.kafka import consume
 from shared.logging import configure_logging
+from shared.metrics import HttpMetricsMiddleware
 from shared.runtime import Runtime, open_runtime
 
 # One consumer group per topic: two consumers of different topics in one group keep rebalancing it.
@@ -56,10 +57,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
-    # Outermost first: a request over its LC's rate is refused before anything else is done for it.
+    # Each added middleware wraps the ones before: an LC over its rate is refused before anything else is done.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+    app.add_middleware(HttpMetricsMiddleware)  # outermost: every answer is timed, a 429 too
     app.include_router(health.router)
     app.include_router(short_links.router)
     app.include_router(bulks.router)

@@ -12,6 +12,7 @@ from delivery_receipts.service import apply_delivery_statuses
 from shared.events import DeliveryStatusReceived
 from shared.kafka import consume_batch
 from shared.logging import configure_logging
+from shared.metrics import HttpMetricsMiddleware
 from shared.runtime import Runtime, open_runtime
 
 GROUP_ID = "delivery-receipts"
@@ -33,6 +34,7 @@ def create_app(settings: ReceiptsSettings) -> FastAPI:
     app = FastAPI(title="Delivery receipts", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.include_router(router)
+    app.add_middleware(HttpMetricsMiddleware)
     return app
 
 

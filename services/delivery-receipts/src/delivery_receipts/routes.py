@@ -26,6 +26,7 @@ from delivery_receipts.signatures import (
 )
 from shared.formats import utcnow
 from shared.kafka import publish_events
+from shared.metrics import exposition, update_consumer_lag
 
 router = APIRouter()
 
@@ -114,6 +115,14 @@ async def generic_receipt(request: Request) -> Response:
         return _error(422, "malformed receipt")
     await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
     return Response(status_code=204)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process (with the lag of its receipts consumer)."""
+    await update_consumer_lag(request.app.state.runtime.broker)
+    body, content_type = exposition()
+    return Response(body, headers={"Content-Type": content_type})
 
 
 @router.get("/healthz")

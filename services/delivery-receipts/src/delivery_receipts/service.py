@@ -10,6 +10,7 @@ import structlog
 from shared.db import Conn
 from shared.domain import DeliveryStatus
 from shared.events import DeliveryStatusReceived
+from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED
 
 log = structlog.get_logger(__name__)
 
@@ -131,7 +132,7 @@ async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryS
                     AND d.delivery_status = 'pending'
                 RETURNING d.provider, d.provider_message_id
             )
-            SELECT r.provider,
+            SELECT r.provider, r.status,
                    EXISTS (SELECT 1 FROM updated u WHERE u.provider = r.provider
                            AND u.provider_message_id = r.message_id) AS applied,
                    EXISTS (SELECT 1 FROM dispatches d WHERE d.provider = r.provider
@@ -153,6 +154,9 @@ async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryS
             if count > kept[provider]:
                 outcomes[(provider, "stale")] += count - kept[provider]
         await record_outcomes(conn, outcomes)
+    for row in rows:
+        if row["applied"] and row["status"] != DeliveryStatus.PENDING.value:
+            DISPATCHES_DELIVERED.labels(row["provider"], row["status"]).inc()
     if any(o == "unknown" for _, o in outcomes):
         log.info("receipts_for_unknown_messages", count=sum(n for (_, o), n in outcomes.items() if o == "unknown"))
     return Counter({outcome: n for (_, outcome), n in outcomes.items()})
@@ -161,6 +165,8 @@ async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryS
 async def record_outcomes(conn: Conn, outcomes: Counter[tuple[str, str]]) -> None:
     if not outcomes:
         return
+    for (provider, outcome), count in outcomes.items():
+        RECEIPTS_APPLIED.labels(provider, outcome).inc(count)
     await conn.execute(
         "INSERT INTO receipt_counts (provider, outcome, count) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "

@@ -13,6 +13,7 @@ range moves the sending to `prepared` (or `skipped`) with the counts of all rang
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from shared.db import Conn
 from shared.domain import MARKETING_SERVICES, DispatchId, SendingId
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, PreparationRangeDue
 from shared.kafka import publish_events
+from shared.metrics import DISPATCHES_PREPARED
 from shared.preparation import reads
 from shared.preparation.planning import Channel, Plan, Recipient, plan_dispatches
 from shared.preparation.shortener import Shortener
@@ -192,6 +194,8 @@ async def _commit_chunk(
         if preparation.shortener is not None:
             await repository.insert_short_links(conn, sending_id, preparation.shortener.take_links())
     range_["cursor"] = cursor
+    for channel, count in Counter(row["type"] for row in plan.rows).items():
+        DISPATCHES_PREPARED.labels(channel).inc(count)
     await publish_events(broker, _announcements(sending_id, new_ids), lambda e: str(sending_id))
     return True
 

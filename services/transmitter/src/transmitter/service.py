@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from shared.domain import DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.kafka import publish_events
+from shared.metrics import DISPATCHES_FAILED, DISPATCHES_TRANSMITTED, PROVIDER_LATENCY, PROVIDER_RETRIES
 from transmitter import repository
 from transmitter.pacing import Pacer
 from transmitter.providers.base import (
@@ -55,9 +56,11 @@ class Sender:
         async with self.concurrency:
             while True:
                 await pacer.slot(priority)
+                started = time.monotonic()
                 try:
                     return await self.providers.send(message)
                 except TransientProviderError as exc:
+                    PROVIDER_RETRIES.labels(name).inc()
                     attempt += 1
                     if exc.retry_after is not None:
                         pacer.pause(exc.retry_after)
@@ -73,6 +76,8 @@ class Sender:
                 except Exception as exc:
                     log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
                     return SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name)
+                finally:
+                    PROVIDER_LATENCY.labels(name).observe(time.monotonic() - started)
 
 
 async def _send_all(
@@ -127,6 +132,7 @@ async def transmit_batch(
             await repository.clear_unregistered_tokens(conn, gone)
         completed = await repository.complete_if_done(conn, sending_id)
     await sender.providers.recorded(results)
+    _count_outcomes(claimed, results)
     if results:
         outcomes = [
             TransmissionOutcome(
@@ -141,3 +147,13 @@ async def transmit_batch(
             broker, [DispatchTransmitted(sending_id=sending_id, outcomes=outcomes)], lambda _: str(sending_id)
         )
     log.info("batch_transmitted", sending_id=sending_id, dispatches=len(results), sending_completed=completed)
+
+
+def _count_outcomes(claimed: Sequence[dict[str, Any]], results: Sequence[SendResult]) -> None:
+    channel_of = {row["id"]: row["type"] for row in claimed}
+    for result in results:
+        channel = channel_of.get(result.dispatch_id, "")
+        if result.error is None:
+            DISPATCHES_TRANSMITTED.labels(channel, result.provider).inc()
+        else:
+            DISPATCHES_FAILED.labels(channel, result.provider, result.error.split(":", 1)[0]).inc()

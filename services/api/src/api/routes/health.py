@@ -1,8 +1,12 @@
 """Liveness and readiness probes."""
 
+import contextlib
+
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from api.http import JsonResponse
+from shared.metrics import SENDINGS, exposition
 from shared.runtime import HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["health"])
@@ -32,3 +36,14 @@ async def readyz(request: Request) -> JsonResponse:
     if missing:
         return JsonResponse({"error": "not ready", "waiting_for": missing}, status_code=503)
     return JsonResponse({"status": "ready"})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process, and the sendings by status (from the database)."""
+    with contextlib.suppress(Exception):  # the database's state is a bonus; the process metrics always answer
+        rows = await request.app.state.runtime.pool.fetch("SELECT status, count(*) AS n FROM sendings GROUP BY status")
+        for row in rows:
+            SENDINGS.labels(row["status"]).set(row["n"])
+    body, content_type = exposition()
+    return Response(body, headers={"Content-Type": content_type})
