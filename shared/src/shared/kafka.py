@@ -86,6 +86,12 @@ class _Attempts:
         self._tries.pop(ident, None)
 
 
+def event_context(event: Event) -> dict[str, Any]:
+    """The ids every log line of a handler carries: the sending, the dispatch, the range, the LC."""
+    fields = ("sending_id", "dispatch_id", "range_no", "loyalty_club", "member_id", "provider_message_id")
+    return {name: getattr(event, name) for name in fields if getattr(event, name, None) is not None}
+
+
 def consume(
     broker: KafkaBroker,
     settings: ServiceSettings,
@@ -105,7 +111,8 @@ def consume(
             return
         ident, attempt = attempts.next(message)
         try:
-            await handler(event)
+            with structlog.contextvars.bound_contextvars(**event_context(event)):
+                await handler(event)
         except Exception as exc:
             if attempt >= settings.consumer_max_attempts:
                 attempts.forget(ident)
