@@ -7,13 +7,14 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install up test test-unit test-integration test-e2e lint format bench clean
+.PHONY: help install up test test-unit test-integration test-e2e lint format bench asyncapi clean
 
 help:
 	@echo "make up      start the whole stack (PostgreSQL, broker, five services) in the foreground"
 	@echo "make test    run every test (unit, integration, end-to-end)"
 	@echo "make lint    ruff and mypy --strict"
 	@echo "make bench   benchmarks: import-members and preparation of 1 000 000 members, with raw COPY rates"
+	@echo "make asyncapi write docs/asyncapi.yaml from the event catalogue (a test checks it is current)"
 	@echo "make install only create the environment (.venv)"
 
 $(UV_HOME)/bin/uv:
@@ -53,6 +54,9 @@ bench: install
 	$(PY) -m tests.bench.import_members
 	$(PY) -m tests.bench.prepare_sending
 	$(PY) -m tests.bench.transmit_twilio
+
+asyncapi: install
+	$(PY) -m shared.asyncapi --write
 
 clean:
 	rm -rf .local $(VENV)

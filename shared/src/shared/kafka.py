@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from shared.config import ServiceSettings
 from shared.events.base import Event
+from shared.events.catalog import is_declared
 from shared.events.topics import dead_letter_topic
 from shared.metrics import DEAD_LETTERED
 
@@ -92,6 +93,14 @@ def event_context(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in fields if getattr(event, name, None) is not None}
 
 
+def _require_declared(event_type: type[Event], group_id: str, batch: bool) -> None:
+    if not is_declared(event_type, group_id, batch):
+        raise ValueError(
+            f"{event_type.__name__} in group {group_id!r} (batch={batch}) is not in the event catalogue: "
+            "declare it in shared.events.catalog, so the AsyncAPI document shows it"
+        )
+
+
 def consume(
     broker: KafkaBroker,
     settings: ServiceSettings,
@@ -100,6 +109,7 @@ def consume(
     handler: Callable[[E], Awaitable[None]],
 ) -> None:
     """Subscribe `handler` to the topic of `event_type` in consumer group `group_id`, safely (see module doc)."""
+    _require_declared(event_type, group_id, batch=False)
     topic = event_type.topic
     attempts = _Attempts()
 
@@ -145,6 +155,7 @@ def consume_batch(
 
     Unparsable records go to `<topic>.dlq` at once; a batch whose handler keeps failing goes there whole.
     """
+    _require_declared(event_type, group_id, batch=True)
     topic = event_type.topic
     attempts = _Attempts()
 

@@ -1,4 +1,5 @@
-"""`messaging-admin`: operator commands — migrate the schema, create loyalty clubs and API clients."""
+"""`messaging-admin`: operator commands — migrate the schema, create loyalty clubs and API clients, import
+members, follow a sending."""
 
 import argparse
 import asyncio
@@ -8,12 +9,15 @@ from typing import Any
 
 import asyncpg
 import orjson
+from rich.console import Console
 
 from api.auth import hash_token, new_token
 from api.config import ApiSettings
+from api.follow import follow
 from api.importer import import_members
 from api.permits import ALL_PERMITS, normalize_permit
 from shared.db import migrate
+from shared.domain import SendingStatus
 
 DEFAULT_RETENTION_DAYS = 90
 
@@ -86,6 +90,10 @@ def parser() -> argparse.ArgumentParser:
     members.add_argument("--lc", required=True, help="slug of the LC the members belong to")
     members.add_argument("--format", choices=("jsonl", "csv"), help="default: by the file's extension")
     members.add_argument("--batch-size", type=int, default=5000)
+    sending = commands.add_parser("sending", help="a sending's progress from the ledger; --follow until it is final")
+    sending.add_argument("sending_id", type=int)
+    sending.add_argument("--follow", action="store_true", help="show live progress bars until the sending is final")
+    sending.add_argument("--interval", type=float, default=1.0, help="seconds between reads of the ledger")
     return root
 
 
@@ -114,4 +122,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  rejected {reason}")
         if summary.rejected > len(summary.reasons):
             print(f"  ... and {summary.rejected - len(summary.reasons)} more")
+    elif args.command == "sending":
+        snapshot = asyncio.run(follow(url, args.sending_id, max(args.interval, 0.05), Console(), live=args.follow))
+        if snapshot.status == SendingStatus.FAILED:
+            raise SystemExit(1)
     sys.stdout.flush()

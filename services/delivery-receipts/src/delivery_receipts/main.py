@@ -10,12 +10,11 @@ from delivery_receipts.config import ReceiptsSettings
 from delivery_receipts.routes import router
 from delivery_receipts.service import apply_delivery_statuses
 from shared.events import DeliveryStatusReceived
+from shared.events.catalog import RECEIPTS_GROUP
 from shared.kafka import consume_batch
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware
 from shared.runtime import Runtime, open_runtime
-
-GROUP_ID = "delivery-receipts"
 
 
 def create_app(settings: ReceiptsSettings) -> FastAPI:
@@ -23,7 +22,7 @@ def create_app(settings: ReceiptsSettings) -> FastAPI:
         async def on_delivery_statuses(events: list[DeliveryStatusReceived]) -> None:
             await apply_delivery_statuses(runtime.pool, events)
 
-        consume_batch(runtime.broker, settings, DeliveryStatusReceived, GROUP_ID, on_delivery_statuses)
+        consume_batch(runtime.broker, settings, DeliveryStatusReceived, RECEIPTS_GROUP, on_delivery_statuses)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,12 +6,10 @@ import gc
 from preparer.config import PreparerSettings
 from preparer.handlers import on_preparation_range, on_sending_scheduled
 from shared.events import PreparationRangeDue, SendingScheduled
+from shared.events.catalog import PREPARER_GROUP, PREPARER_RANGES_GROUP
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime, run_worker
-
-GROUP_ID = "preparer"
-RANGES_GROUP_ID = "preparer-ranges"  # one group per topic: one group over two topics kept rebalancing
 
 
 def tune_garbage_collector() -> None:
@@ -28,7 +26,13 @@ def run() -> None:
     configure_logging("preparer", settings.log_level, settings.log_json)
 
     def register(runtime: Runtime) -> None:
-        consume(runtime.broker, settings, SendingScheduled, GROUP_ID, on_sending_scheduled(runtime, settings))
-        consume(runtime.broker, settings, PreparationRangeDue, RANGES_GROUP_ID, on_preparation_range(runtime, settings))
+        consume(runtime.broker, settings, SendingScheduled, PREPARER_GROUP, on_sending_scheduled(runtime, settings))
+        consume(
+            runtime.broker,
+            settings,
+            PreparationRangeDue,
+            PREPARER_RANGES_GROUP,
+            on_preparation_range(runtime, settings),
+        )
 
     asyncio.run(run_worker("preparer", settings, register))

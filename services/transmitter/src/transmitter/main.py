@@ -3,6 +3,7 @@
 import asyncio
 
 from shared.events import DispatchesPrepared
+from shared.events.catalog import TRANSMITTER_GROUP
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime, run_worker
@@ -16,8 +17,6 @@ from transmitter.providers.sendgrid import SendGridEmail
 from transmitter.providers.smtp import SmtpEmail
 from transmitter.providers.twilio import TwilioSms
 from transmitter.service import Sender
-
-GROUP_ID = "transmitter"
 
 
 def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelProviders:
@@ -69,7 +68,11 @@ async def serve(settings: TransmitterSettings) -> None:
         )
         senders.append(sender)
         consume(
-            runtime.broker, settings, DispatchesPrepared, GROUP_ID, on_dispatches_prepared(runtime, settings, sender)
+            runtime.broker,
+            settings,
+            DispatchesPrepared,
+            TRANSMITTER_GROUP,
+            on_dispatches_prepared(runtime, settings, sender),
         )
 
     async def close_senders() -> None:

@@ -1,0 +1,66 @@
+"""Who publishes and who consumes every event: the one place the services' Kafka wiring is declared.
+
+Consumer group ids come from here, `shared.kafka.consume` refuses a subscription this catalogue does not
+list, and the AsyncAPI document (`docs/asyncapi.yaml`, `python -m shared.asyncapi`) is generated from it
+and from the event models themselves, so the document cannot drift from the code.
+"""
+
+from dataclasses import dataclass
+
+from shared.events.base import Event
+from shared.events.delivery import DeliveryStatusReceived
+from shared.events.dispatches import DispatchesPrepared, DispatchTransmitted
+from shared.events.members import MemberDeleted, MemberUpserted
+from shared.events.sendings import PreparationRangeDue, SendingScheduled
+
+MEMBER_SERVICE = "member-service"  # the platform service that owns members (not part of this system)
+
+# Consumer groups. One group per topic: one group over two topics kept rebalancing.
+PREPARER_GROUP = "preparer"
+PREPARER_RANGES_GROUP = "preparer-ranges"
+TRANSMITTER_GROUP = "transmitter"
+RECEIPTS_GROUP = "delivery-receipts"
+MEMBER_UPSERTS_GROUP = "api-member-upserts"
+MEMBER_DELETIONS_GROUP = "api-member-deletions"
+
+
+@dataclass(frozen=True)
+class Consumer:
+    service: str
+    group_id: str
+    batch: bool = False
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One event type on its topic: its Kafka key, the services that publish it and those that consume it."""
+
+    event: type[Event]
+    key: str
+    producers: tuple[str, ...]
+    consumers: tuple[Consumer, ...] = ()
+
+
+FLOWS: tuple[Flow, ...] = (
+    Flow(SendingScheduled, "sending id", ("scheduler",), (Consumer("preparer", PREPARER_GROUP),)),
+    Flow(PreparationRangeDue, "sending id:range number", ("preparer",), (Consumer("preparer", PREPARER_RANGES_GROUP),)),
+    Flow(DispatchesPrepared, "sending id", ("preparer", "scheduler"), (Consumer("transmitter", TRANSMITTER_GROUP),)),
+    Flow(DispatchTransmitted, "sending id", ("transmitter",)),
+    Flow(
+        DeliveryStatusReceived,
+        "provider message id",
+        ("delivery-receipts",),
+        (Consumer("delivery-receipts", RECEIPTS_GROUP, batch=True),),
+    ),
+    Flow(MemberUpserted, "member id", (MEMBER_SERVICE,), (Consumer("api", MEMBER_UPSERTS_GROUP),)),
+    Flow(MemberDeleted, "member id", (MEMBER_SERVICE,), (Consumer("api", MEMBER_DELETIONS_GROUP),)),
+)
+
+
+def is_declared(event: type[Event], group_id: str, batch: bool) -> bool:
+    """Whether the catalogue lists this subscription (consumers refuse any other)."""
+    return any(
+        flow.event is event and (consumer.group_id, consumer.batch) == (group_id, batch)
+        for flow in FLOWS
+        for consumer in flow.consumers
+    )
