@@ -99,6 +99,7 @@ WITHOUT_PERMIT = [Endpoint("GET", f"{P}/services", "")]  # fmt: skip
 UNAUTHENTICATED_ROUTES = {
     "/healthz",
     "/readyz",
+    "/readyz/pipeline",
     "/s/{code}",
     "/openapi.json",
     "/docs",

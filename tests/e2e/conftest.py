@@ -84,7 +84,7 @@ def e2e_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def stack(
     template_database: str, e2e_broker: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    """Start the five services, wait for /readyz, and stop them all afterwards, also on failure."""
+    """Start the five services, wait for /readyz/pipeline, and stop them all afterwards, also on failure."""
     database_url = await create_test_database(template_database)
     api_port, receipts_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("e2e-logs") / "services.log"
@@ -110,12 +110,12 @@ async def stack(
         async def ready() -> bool:
             assert not services.exited(), f"a service exited during start-up: {services.exited()}; see {log_path}"
             try:
-                async with http.get(f"http://127.0.0.1:{api_port}/readyz") as response:
+                async with http.get(f"http://127.0.0.1:{api_port}/readyz/pipeline") as response:
                     return response.status == 200
             except aiohttp.ClientError:
                 return False
 
-        await eventually(ready, READY_TIMEOUT_SECONDS, "the stack's /readyz", interval=0.2)
+        await eventually(ready, READY_TIMEOUT_SECONDS, "the stack's /readyz/pipeline", interval=0.2)
         yield Stack(
             f"http://127.0.0.1:{api_port}",
             f"http://127.0.0.1:{receipts_port}",

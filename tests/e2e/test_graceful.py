@@ -1,6 +1,7 @@
 """Graceful operation: a transmitter stopped with SIGTERM in the middle of a 20 000-dispatch sending exits
 within its grace period, and, once started again, completes the sending with nothing lost or sent twice;
-services started before PostgreSQL and the broker wait for them, then work."""
+services started before PostgreSQL and the broker wait for them, then work; the api finishes the request in
+flight before it exits."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 from tests.e2e.providers import TwilioServer, announce, running_services
+from tests.e2e.test_pipeline import RECIPIENTS, SMS_MESSAGE
 from tests.e2e.test_twilio import _prepared_sms_sending
 from tests.infra import eventually
 from tests.seed import create_lc_row
 
+from api.admin import create_client, create_lc
+from api.permits import ALL_PERMITS
 from devstack.infra import EmbeddedPostgres, TansuBroker, free_port
 from devstack.services import ServiceProcesses
 from shared.db import init_connection, migrate
@@ -140,3 +145,60 @@ async def _scheduled_inline_sms_sending(conn: asyncpg.Connection) -> int:
         [(sending_id, 0, "4740769126", {"name": "Piotr"}), (sending_id, 1, "4790000001", {"name": "Kari"})],
     )
     return sending_id
+
+
+async def test_the_api_finishes_a_request_in_flight_on_sigterm_then_exits(
+    database_url: str, db: asyncpg.Pool, e2e_broker: str, tmp_path: Path
+) -> None:
+    await create_lc(database_url, "drain", "Drain")
+    token = await create_client(database_url, ["drain"], "drain client", list(ALL_PERMITS))
+    headers = {"X-Loyalty-Club-Slug": "drain", "X-Client-Authorization": token, "X-User-Agent": "tests",
+               "X-Product-Name": "messaging-tests"}  # fmt: skip
+    port = free_port()
+    env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": e2e_broker, "API_PORT": str(port),
+           "LOG_JSON": "true", "CONSUME_MEMBER_EVENTS": "false"}  # fmt: skip
+    log_path = tmp_path / "api.log"
+    body = {"message": {**SMS_MESSAGE, "sending": {"schedule": {"type": "immediate"}, "recipients": RECIPIENTS}}}
+    with log_path.open("a", buffering=1) as log:
+        processes = ServiceProcesses(env, write=log.write, names=("api",))
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            try:
+                processes.start_all()
+
+                async def ready() -> bool:
+                    assert not processes.exited(), f"the api exited: see {log_path}"
+                    try:
+                        async with http.get("/readyz") as response:
+                            return response.status == 200
+                    except aiohttp.ClientConnectionError:
+                        return False
+
+                await eventually(ready, 60, "the api is ready", interval=0.2)
+                async with db.acquire() as conn, conn.transaction():
+                    # The request will wait for this lock: in flight, and visibly so, when SIGTERM comes.
+                    await conn.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+                    request = asyncio.create_task(http.post("/v1/messages/generic", headers=headers, json=body))
+                    await eventually(lambda: _waiting_on_a_lock(db), 30, "the request waits on the lock")
+                    stopping = asyncio.create_task(asyncio.to_thread(processes.stop, "api", signal.SIGTERM, 25))
+                    await eventually(lambda: _logged(log_path, "Shutting down"), 30, "the api is shutting down")
+                    assert not stopping.done(), "the api waits for the request in flight"
+                response = await request  # the lock is gone: the request completes
+                assert response.status == 201, await response.text()
+                sending_id = (await response.json())["message"]["latest_sending"]["id"]
+                # uvicorn re-raises the SIGTERM it caught once its graceful shutdown is complete.
+                assert await stopping in (0, -signal.SIGTERM), f"the api exited badly: see {log_path}"
+                assert await _logged(log_path, "Application shutdown complete")
+            finally:
+                processes.stop_all()
+    assert await db.fetchval("SELECT count(*) FROM sendings WHERE id = $1", sending_id) == 1
+
+
+async def _waiting_on_a_lock(db: asyncpg.Pool) -> bool:
+    waiting: int = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return waiting > 0
+
+
+async def _logged(path: Path, text: str) -> bool:
+    return text in await asyncio.to_thread(path.read_text)

@@ -52,3 +52,13 @@ async def test_metrics_of_every_service_move_by_the_sendings_amounts(stack: Stac
     assert value(api, "messaging_sendings", status="transmitted") >= 1
     lag = [k for k in (await scrape(stack, "transmitter")) if k[0] == "messaging_consumer_lag"]
     assert lag, "the transmitter reports its consumer lag"
+
+
+async def test_every_service_answers_its_probes_with_its_own_readiness(stack: Stack) -> None:
+    """The paths the Kubernetes probes use exist on every service and answer 200 on a healthy stack."""
+    for service, metrics_url in stack.metrics_urls.items():
+        for probe in ("/healthz", "/readyz"):
+            async with stack.http.get(metrics_url.removesuffix("/metrics") + probe) as response:
+                assert response.status == 200, (service, probe, await response.text())
+    async with stack.http.get(stack.api_url + "/readyz/pipeline") as response:
+        assert response.status == 200, await response.text()

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from faststream.kafka import KafkaBroker
 
 from shared import asyncapi
-from shared.config import ServiceSettings
 from shared.events import Event, SendingScheduled
-from shared.events.catalog import FLOWS, PREPARER_GROUP
+from shared.events.catalog import FLOWS, PREPARER_GROUP, consumer_group
 from shared.events.topics import ALL_TOPICS, dead_letter_topic
-from shared.kafka import consume, consume_batch
 
 
 def all_event_types() -> set[type[Event]]:
@@ -57,15 +54,9 @@ def test_every_event_is_documented_with_its_fields_on_its_topic() -> None:
         assert senders == {f"publish:{p}:{flow.event.topic}" for p in flow.producers}
 
 
-async def handler(event: SendingScheduled) -> None:
-    raise AssertionError("never called")
-
-
-def test_a_subscription_missing_from_the_catalogue_is_refused() -> None:
-    broker = KafkaBroker("127.0.0.1:1")
-    settings = ServiceSettings()
-    with pytest.raises(ValueError, match="not in the event catalogue"):
-        consume(broker, settings, SendingScheduled, "undocumented-group", handler)
-    with pytest.raises(ValueError, match="not in the event catalogue"):
-        consume_batch(broker, settings, SendingScheduled, PREPARER_GROUP, handler)  # type: ignore[arg-type]
-    consume(broker, settings, SendingScheduled, PREPARER_GROUP, handler)  # the declared one is accepted
+def test_services_take_their_consumer_groups_from_the_catalogue() -> None:
+    assert consumer_group("preparer", SendingScheduled) == PREPARER_GROUP
+    with pytest.raises(LookupError, match="not in the event catalogue"):
+        consumer_group("transmitter", SendingScheduled)  # the transmitter does not consume it
+    with pytest.raises(LookupError, match="not in the event catalogue"):
+        consumer_group("preparer", SendingScheduled, batch=True)

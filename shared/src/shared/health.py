@@ -1,4 +1,5 @@
-"""Liveness, readiness and metrics over HTTP for the worker services (the api and delivery-receipts serve their own).
+"""Liveness, readiness and metrics over HTTP for the worker services (the api and delivery-receipts serve the
+same `readiness` on their own port).
 
 `/healthz`: the process is alive. `/readyz`: the database answers and every consumer of the process has
 partitions assigned, so it takes work. Off unless `HEALTH_PORT` is set (Kubernetes sets it).
@@ -17,6 +18,18 @@ if TYPE_CHECKING:
 READY_TIMEOUT_SECONDS = 2.0
 
 
+async def readiness(runtime: "Runtime") -> tuple[int, dict[str, str]]:
+    """(status, body) of `/readyz` for any service: the database answers and every consumer of the process has
+    partitions. Other services are not asked: one absent worker must not take the api out of its Service."""
+    try:
+        await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure to answer is "not ready", never a crash of the probe
+        return 503, {"error": f"database unavailable: {type(exc).__name__}"}
+    if not runtime.consumers_assigned():
+        return 503, {"error": "broker: consumers have no partitions yet"}
+    return 200, {"status": "ready"}
+
+
 async def serve_health(runtime: "Runtime", host: str, port: int) -> web.AppRunner:
     """Start the probe endpoints; the caller cleans the returned runner up."""
 
@@ -24,13 +37,8 @@ async def serve_health(runtime: "Runtime", host: str, port: int) -> web.AppRunne
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        try:
-            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
-        except Exception as exc:  # any failure to answer is "not ready", never a crash of the probe
-            return web.json_response({"error": f"database unavailable: {type(exc).__name__}"}, status=503)
-        if not runtime.consumers_assigned():
-            return web.json_response({"error": "broker: consumers have no partitions yet"}, status=503)
-        return web.json_response({"status": "ready"})
+        status, body = await readiness(runtime)
+        return web.json_response(body, status=status)
 
     async def metrics(_: web.Request) -> web.Response:
         await update_consumer_lag(runtime.broker)

@@ -8,8 +8,9 @@ so a partition never stalls.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import structlog
@@ -20,7 +21,6 @@ from pydantic import ValidationError
 
 from shared.config import ServiceSettings
 from shared.events.base import Event
-from shared.events.catalog import is_declared
 from shared.events.topics import dead_letter_topic
 from shared.metrics import DEAD_LETTERED
 
@@ -93,12 +93,17 @@ def event_context(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in fields if getattr(event, name, None) is not None}
 
 
-def _require_declared(event_type: type[Event], group_id: str, batch: bool) -> None:
-    if not is_declared(event_type, group_id, batch):
-        raise ValueError(
-            f"{event_type.__name__} in group {group_id!r} (batch={batch}) is not in the event catalogue: "
-            "declare it in shared.events.catalog, so the AsyncAPI document shows it"
-        )
+@contextlib.contextmanager
+def log_context(**ids: Any) -> Iterator[None]:
+    """Bind `ids` to every log line of one handler call; whatever the handler binds (the LC once it read the
+    sending) is dropped afterwards, so nothing leaks into the next message's lines."""
+    saved = structlog.contextvars.get_contextvars()
+    structlog.contextvars.bind_contextvars(**ids)
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**saved)
 
 
 def consume(
@@ -109,7 +114,6 @@ def consume(
     handler: Callable[[E], Awaitable[None]],
 ) -> None:
     """Subscribe `handler` to the topic of `event_type` in consumer group `group_id`, safely (see module doc)."""
-    _require_declared(event_type, group_id, batch=False)
     topic = event_type.topic
     attempts = _Attempts()
 
@@ -121,7 +125,7 @@ def consume(
             return
         ident, attempt = attempts.next(message)
         try:
-            with structlog.contextvars.bound_contextvars(**event_context(event)):
+            with log_context(**event_context(event)):
                 await handler(event)
         except Exception as exc:
             if attempt >= settings.consumer_max_attempts:
@@ -155,7 +159,6 @@ def consume_batch(
 
     Unparsable records go to `<topic>.dlq` at once; a batch whose handler keeps failing goes there whole.
     """
-    _require_declared(event_type, group_id, batch=True)
     topic = event_type.topic
     attempts = _Attempts()
 
@@ -174,7 +177,8 @@ def consume_batch(
             return
         ident, attempt = attempts.next(message)
         try:
-            await handler(events)
+            with log_context():
+                await handler(events)
         except Exception as exc:
             if attempt >= settings.consumer_max_attempts:
                 attempts.forget(ident)

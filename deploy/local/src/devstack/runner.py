@@ -79,7 +79,7 @@ def main() -> None:
         env.setdefault("LOG_JSON", os.environ.get("LOG_JSON", "false" if sys.stdout.isatty() else "true"))
         services = ServiceProcesses(env)
         services.start_all()
-        wait_ready(f"http://127.0.0.1:{api_port}/readyz", services, READY_TIMEOUT_SECONDS)
+        wait_ready(f"http://127.0.0.1:{api_port}/readyz/pipeline", services, READY_TIMEOUT_SECONDS)
         print(
             f"stack  | ready. API: http://127.0.0.1:{api_port}  docs: http://127.0.0.1:{api_port}/docs  "
             f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)",

@@ -5,6 +5,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import structlog
 from fastapi import Request
 
 from api.errors import Forbidden, InvalidHeader, MissingHeader, NotFound, Unauthenticated
@@ -70,6 +71,8 @@ async def authenticate(request: Request, conn: Conn) -> Caller:
     if row["client_id"] is None or not row["allowed"]:
         raise Unauthenticated("Invalid API token for this loyalty club")
     permits = frozenset(normalize_permit(p) for p in row["permits"])
+    # Each request runs in its own task, so this binding stays with this request's log lines.
+    structlog.contextvars.bind_contextvars(lc=slug, lc_id=row["lc_id"], client_id=row["client_id"])
     return Caller(client_id=row["client_id"], lc_id=LoyaltyClubId(row["lc_id"]), lc_slug=slug, permits=permits)
 
 

@@ -15,11 +15,14 @@ from api.routes import audiences, bulks, health, messages, sendings, short_links
 from api.routes import settings as lc_settings
 from api.service.members import apply_member_deleted, apply_member_upserted
 from shared.events import MemberDeleted, MemberUpserted
-from shared.events.catalog import MEMBER_DELETIONS_GROUP, MEMBER_UPSERTS_GROUP
+from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware
 from shared.runtime import Runtime, open_runtime
+
+UPSERTS_GROUP = consumer_group("api", MemberUpserted)
+DELETIONS_GROUP = consumer_group("api", MemberDeleted)
 
 
 def register_consumers(settings: ApiSettings) -> Callable[[Runtime], None]:
@@ -28,9 +31,9 @@ def register_consumers(settings: ApiSettings) -> Callable[[Runtime], None]:
     def register(runtime: Runtime) -> None:
         if not settings.consume_member_events:
             return
-        consume(runtime.broker, settings, MemberUpserted, MEMBER_UPSERTS_GROUP,
+        consume(runtime.broker, settings, MemberUpserted, UPSERTS_GROUP,
                 lambda event: apply_member_upserted(runtime.pool, event))  # fmt: skip
-        consume(runtime.broker, settings, MemberDeleted, MEMBER_DELETIONS_GROUP,
+        consume(runtime.broker, settings, MemberDeleted, DELETIONS_GROUP,
                 lambda event: apply_member_deleted(runtime.pool, event))  # fmt: skip
 
     return register

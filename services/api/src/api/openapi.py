@@ -336,6 +336,7 @@ S = f"{M}/{{service_name}}"
 SUCCESS: dict[tuple[str, str], tuple[int, type[BaseModel]]] = {
     ("get", "/healthz"): (200, Status),
     ("get", "/readyz"): (200, Status),
+    ("get", "/readyz/pipeline"): (200, Status),
     ("post", S): (201, MessageEnvelope),
     ("get", S): (200, MessageList),
     ("get", f"{S}/overview"): (200, OverviewEnvelope),
@@ -409,7 +410,9 @@ def _describe(operation: dict[str, Any], method: str, path: str) -> None:
         responses["302"] = {"description": "Redirect to the link's URL", "headers": location}
         responses["404"] = _json(Error, "No such link")
     if path == "/readyz":
-        responses["503"] = _json(NotReady, "A dependency or a service of the pipeline is not ready")
+        responses["503"] = _json(NotReady, "The database or the broker is not ready")
+    if path == "/readyz/pipeline":
+        responses["503"] = _json(NotReady, "A service of the pipeline has no ready instance")
     if path.startswith("/v1/"):
         for code, (description, model) in ERRORS.items():
             responses[str(code)] = _json(model, description)

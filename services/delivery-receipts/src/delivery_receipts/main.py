@@ -10,11 +10,13 @@ from delivery_receipts.config import ReceiptsSettings
 from delivery_receipts.routes import router
 from delivery_receipts.service import apply_delivery_statuses
 from shared.events import DeliveryStatusReceived
-from shared.events.catalog import RECEIPTS_GROUP
+from shared.events.catalog import consumer_group
 from shared.kafka import consume_batch
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware
 from shared.runtime import Runtime, open_runtime
+
+GROUP = consumer_group("delivery-receipts", DeliveryStatusReceived, batch=True)
 
 
 def create_app(settings: ReceiptsSettings) -> FastAPI:
@@ -22,7 +24,7 @@ def create_app(settings: ReceiptsSettings) -> FastAPI:
         async def on_delivery_statuses(events: list[DeliveryStatusReceived]) -> None:
             await apply_delivery_statuses(runtime.pool, events)
 
-        consume_batch(runtime.broker, settings, DeliveryStatusReceived, RECEIPTS_GROUP, on_delivery_statuses)
+        consume_batch(runtime.broker, settings, DeliveryStatusReceived, GROUP, on_delivery_statuses)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

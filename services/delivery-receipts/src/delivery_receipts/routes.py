@@ -25,6 +25,7 @@ from delivery_receipts.signatures import (
     twilio_signature_valid,
 )
 from shared.formats import utcnow
+from shared.health import readiness
 from shared.kafka import publish_events
 from shared.metrics import exposition, update_consumer_lag
 
@@ -128,3 +129,10 @@ async def metrics(request: Request) -> Response:
 @router.get("/healthz")
 async def healthz() -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    """200 while webhooks can be taken: the database answers and the receipts consumer has partitions."""
+    status, body = await readiness(request.app.state.runtime)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

@@ -6,10 +6,13 @@ import gc
 from preparer.config import PreparerSettings
 from preparer.handlers import on_preparation_range, on_sending_scheduled
 from shared.events import PreparationRangeDue, SendingScheduled
-from shared.events.catalog import PREPARER_GROUP, PREPARER_RANGES_GROUP
+from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime, run_worker
+
+SCHEDULED_GROUP = consumer_group("preparer", SendingScheduled)
+RANGES_GROUP = consumer_group("preparer", PreparationRangeDue)
 
 
 def tune_garbage_collector() -> None:
@@ -26,12 +29,12 @@ def run() -> None:
     configure_logging("preparer", settings.log_level, settings.log_json)
 
     def register(runtime: Runtime) -> None:
-        consume(runtime.broker, settings, SendingScheduled, PREPARER_GROUP, on_sending_scheduled(runtime, settings))
+        consume(runtime.broker, settings, SendingScheduled, SCHEDULED_GROUP, on_sending_scheduled(runtime, settings))
         consume(
             runtime.broker,
             settings,
             PreparationRangeDue,
-            PREPARER_RANGES_GROUP,
+            RANGES_GROUP,
             on_preparation_range(runtime, settings),
         )
 

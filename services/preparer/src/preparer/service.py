@@ -48,6 +48,8 @@ class Preparation:
 
 async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -> Preparation | None:
     sending = await reads.get_sending_to_prepare(conn, sending_id)
+    if sending is not None:
+        structlog.contextvars.bind_contextvars(lc_id=sending["loyalty_club_id"])
     if sending is None or sending["status"] != "preparing":
         log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
         return None

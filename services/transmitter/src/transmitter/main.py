@@ -3,7 +3,7 @@
 import asyncio
 
 from shared.events import DispatchesPrepared
-from shared.events.catalog import TRANSMITTER_GROUP
+from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime, run_worker
@@ -17,6 +17,8 @@ from transmitter.providers.sendgrid import SendGridEmail
 from transmitter.providers.smtp import SmtpEmail
 from transmitter.providers.twilio import TwilioSms
 from transmitter.service import Sender
+
+GROUP = consumer_group("transmitter", DispatchesPrepared)
 
 
 def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelProviders:
@@ -71,7 +73,7 @@ async def serve(settings: TransmitterSettings) -> None:
             runtime.broker,
             settings,
             DispatchesPrepared,
-            TRANSMITTER_GROUP,
+            GROUP,
             on_dispatches_prepared(runtime, settings, sender),
         )
 

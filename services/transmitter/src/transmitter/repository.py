@@ -10,7 +10,8 @@ from transmitter.providers.base import SendResult
 
 async def get_sending_state(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        "SELECT s.status, s.priority, s.scheduled_at <= now() AS due, s.deleted_at IS NOT NULL AS deleted, "
+        "SELECT s.loyalty_club_id, s.status, s.priority, s.scheduled_at <= now() AS due, "
+        "s.deleted_at IS NOT NULL AS deleted, "
         "(SELECT coalesce(m.marketing, m.service = ANY($2)) FROM messages m WHERE m.id = s.message_id) AS marketing, "
         "(SELECT sender->>'value' FROM channels WHERE message_id = s.message_id AND type = 'sms') AS sms_sender "
         "FROM sendings s WHERE s.id = $1",

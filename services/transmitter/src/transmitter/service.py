@@ -110,6 +110,7 @@ async def transmit_batch(
         state = await repository.get_sending_state(conn, sending_id)
         if state is None:
             return
+        structlog.contextvars.bind_contextvars(lc_id=state["loyalty_club_id"])
         stopped = "cancelled" if state["deleted"] else STOPPED_STATUSES.get(state["status"])
         if stopped is not None:
             failed = await repository.fail_unsent(conn, sending_id, dispatch_ids, stopped)

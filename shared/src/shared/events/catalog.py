@@ -1,7 +1,7 @@
 """Who publishes and who consumes every event: the one place the services' Kafka wiring is declared.
 
-Consumer group ids come from here, `shared.kafka.consume` refuses a subscription this catalogue does not
-list, and the AsyncAPI document (`docs/asyncapi.yaml`, `python -m shared.asyncapi`) is generated from it
+Services take their consumer group ids from here (`consumer_group`, which refuses a pair this catalogue
+does not list), and the AsyncAPI document (`docs/asyncapi.yaml`, `python -m shared.asyncapi`) is generated from it
 and from the event models themselves, so the document cannot drift from the code.
 """
 
@@ -57,10 +57,13 @@ FLOWS: tuple[Flow, ...] = (
 )
 
 
-def is_declared(event: type[Event], group_id: str, batch: bool) -> bool:
-    """Whether the catalogue lists this subscription (consumers refuse any other)."""
-    return any(
-        flow.event is event and (consumer.group_id, consumer.batch) == (group_id, batch)
-        for flow in FLOWS
-        for consumer in flow.consumers
+def consumer_group(service: str, event: type[Event], batch: bool = False) -> str:
+    """The consumer group in which `service` consumes `event`; a subscription missing here is refused."""
+    for flow in FLOWS:
+        for consumer in flow.consumers:
+            if flow.event is event and consumer.service == service and consumer.batch == batch:
+                return consumer.group_id
+    raise LookupError(
+        f"{service} consuming {event.__name__} (batch={batch}) is not in the event catalogue: declare it in "
+        "shared.events.catalog, so the AsyncAPI document shows it"
     )

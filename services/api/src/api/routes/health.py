@@ -6,12 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.http import JsonResponse
+from shared.health import readiness
 from shared.metrics import SENDINGS, exposition
 from shared.runtime import HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["health"])
 
-# Every service a sending passes through; /readyz waits for a ready instance of each.
+# Every service a sending passes through; /readyz/pipeline waits for a ready instance of each.
 PIPELINE_SERVICES = ("api", "scheduler", "preparer", "transmitter", "delivery-receipts")
 
 
@@ -23,7 +24,14 @@ async def healthz() -> JsonResponse:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JsonResponse:
-    """200 once the database answers and every service of the pipeline has a live, ready instance."""
+    """200 while this process can serve: the database answers and its consumers have partitions."""
+    status, body = await readiness(request.app.state.runtime)
+    return JsonResponse(body, status_code=status)
+
+
+@router.get("/readyz/pipeline")
+async def pipeline_ready(request: Request) -> JsonResponse:
+    """200 once every service a sending passes through has a live, ready instance (`make up` waits on it)."""
     try:
         ready = await request.app.state.runtime.pool.fetchval(
             "SELECT coalesce(array_agg(DISTINCT service), '{}') FROM service_heartbeats "
