@@ -9,6 +9,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.responses import Response
 
 from delivery_receipts.service import (
+    count_outcomes,
     normalize_generic_receipt,
     normalize_sandbox_receipt,
     normalize_sendgrid_events,
@@ -71,8 +72,10 @@ async def twilio_callback(request: Request) -> Response:
         return _error(401, "invalid signature")
     fields = dict(params)
     if settings.twilio_account_sid and fields.get("AccountSid") != settings.twilio_account_sid:
+        foreign = Counter({("twilio", "foreign"): 1})
         async with request.app.state.runtime.pool.acquire() as conn:  # not ours: dropped, counted
-            await record_outcomes(conn, Counter({("twilio", "foreign"): 1}))
+            await record_outcomes(conn, foreign)
+        count_outcomes(foreign)
         return Response(status_code=204)
     try:
         event = normalize_twilio_callback(fields, utcnow())

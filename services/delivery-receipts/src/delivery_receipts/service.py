@@ -154,6 +154,7 @@ async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryS
             if count > kept[provider]:
                 outcomes[(provider, "stale")] += count - kept[provider]
         await record_outcomes(conn, outcomes)
+    count_outcomes(outcomes)
     for row in rows:
         if row["applied"] and row["status"] != DeliveryStatus.PENDING.value:
             DISPATCHES_DELIVERED.labels(row["provider"], row["status"]).inc()
@@ -163,10 +164,9 @@ async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryS
 
 
 async def record_outcomes(conn: Conn, outcomes: Counter[tuple[str, str]]) -> None:
+    """Add to the receipts' counts in the caller's transaction (`count_outcomes` after it committed)."""
     if not outcomes:
         return
-    for (provider, outcome), count in outcomes.items():
-        RECEIPTS_APPLIED.labels(provider, outcome).inc(count)
     await conn.execute(
         "INSERT INTO receipt_counts (provider, outcome, count) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "
@@ -175,3 +175,9 @@ async def record_outcomes(conn: Conn, outcomes: Counter[tuple[str, str]]) -> Non
         [o for _, o in outcomes],
         list(outcomes.values()),
     )
+
+
+def count_outcomes(outcomes: Counter[tuple[str, str]]) -> None:
+    """The metric of the receipts' outcomes; called once the transaction that recorded them committed."""
+    for (provider, outcome), n in outcomes.items():
+        RECEIPTS_APPLIED.labels(provider, outcome).inc(n)
