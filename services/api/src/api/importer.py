@@ -26,7 +26,7 @@ import phonenumbers
 from pydantic import ValidationError
 
 from api.member_rows import Record, to_record
-from api.repository.members import FIELDS, get_loyalty_club_id
+from api.repository.members import FIELDS, get_loyalty_club_id, upsert_from
 from shared.formats import utcnow
 
 MAX_REJECTIONS_SHOWN = 20
@@ -186,21 +186,7 @@ CREATE_STAGING = """
 """
 
 # The same rule as `upsert_members`, read from the staging table instead of arrays.
-UPSERT_FROM_STAGING = """
-    INSERT INTO members (loyalty_club_id, id, secret_id, msisdn, email, app_token, app_platform, properties,
-                         consents, sms_status, email_status, push_status, source_updated_at, updated_at)
-    SELECT $1, r.id, r.secret_id, r.msisdn, r.email, r.app_token, r.app_platform, r.properties::jsonb,
-           r.consents::jsonb, r.sms_status, r.email_status, r.push_status, r.source_updated_at, now()
-    FROM member_import AS r
-    ON CONFLICT (loyalty_club_id, id) DO UPDATE SET
-        secret_id = excluded.secret_id, msisdn = excluded.msisdn, email = excluded.email,
-        app_token = excluded.app_token, app_platform = excluded.app_platform, properties = excluded.properties,
-        consents = excluded.consents, sms_status = excluded.sms_status, email_status = excluded.email_status,
-        push_status = excluded.push_status, source_updated_at = excluded.source_updated_at,
-        updated_at = now(), deleted_at = NULL
-    WHERE (members.source_updated_at IS NULL OR members.source_updated_at <= excluded.source_updated_at)
-      AND (members.deleted_at IS NULL OR members.deleted_at < excluded.source_updated_at)
-"""
+UPSERT_FROM_STAGING = upsert_from("member_import AS r")
 
 
 async def _write(conn: asyncpg.Connection, lc_id: int, records: list[Record]) -> int:

@@ -17,24 +17,15 @@ async def get_loyalty_club_id(conn: Conn, slug: str) -> int | None:
     return lc_id
 
 
-async def upsert_members(conn: Conn, lc_id: int, members: Sequence[dict[str, Any]]) -> int:
-    """Insert or update members in one statement; a version older than the one held changes nothing.
-
-    `members` must not repeat an id. Returns how many rows were written.
-    """
-    columns = [[m[f] for m in members] for f in FIELDS]
-    for index in (FIELDS.index("properties"), FIELDS.index("consents")):  # jsonb travels as text in arrays
-        columns[index] = [orjson.dumps(v).decode() for v in columns[index]]
-    result: str = await conn.execute(
-        """
+def upsert_from(source: str) -> str:
+    """The upsert of members of LC $1 read from `source` (rows `r` with the members' columns, jsonb as text):
+    a version older than the one held, or than the member's deletion, changes nothing."""
+    return f"""
         INSERT INTO members (loyalty_club_id, id, secret_id, msisdn, email, app_token, app_platform, properties,
                              consents, sms_status, email_status, push_status, source_updated_at, updated_at)
         SELECT $1, r.id, r.secret_id, r.msisdn, r.email, r.app_token, r.app_platform, r.properties::jsonb,
-               r.consents::jsonb, r.sms_status, r.email_status, r.push_status, r.updated_at, now()
-        FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                    $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
-             AS r(id, secret_id, msisdn, email, app_token, app_platform, properties, consents, sms_status,
-                  email_status, push_status, updated_at)
+               r.consents::jsonb, r.sms_status, r.email_status, r.push_status, r.source_updated_at, now()
+        FROM {source}
         ON CONFLICT (loyalty_club_id, id) DO UPDATE SET
             secret_id = excluded.secret_id, msisdn = excluded.msisdn, email = excluded.email,
             app_token = excluded.app_token, app_platform = excluded.app_platform, properties = excluded.properties,
@@ -43,10 +34,25 @@ async def upsert_members(conn: Conn, lc_id: int, members: Sequence[dict[str, Any
             updated_at = now(), deleted_at = NULL
         WHERE (members.source_updated_at IS NULL OR members.source_updated_at <= excluded.source_updated_at)
           AND (members.deleted_at IS NULL OR members.deleted_at < excluded.source_updated_at)
-        """,
-        lc_id,
-        *columns,
-    )
+    """
+
+
+UPSERT_FROM_ARRAYS = upsert_from(
+    "unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
+    "$10::text[], $11::text[], $12::text[], $13::timestamptz[]) AS r(id, secret_id, msisdn, email, app_token, "
+    "app_platform, properties, consents, sms_status, email_status, push_status, source_updated_at)"
+)
+
+
+async def upsert_members(conn: Conn, lc_id: int, members: Sequence[dict[str, Any]]) -> int:
+    """Insert or update members in one statement; a version older than the one held changes nothing.
+
+    `members` must not repeat an id. Returns how many rows were written.
+    """
+    columns = [[m[f] for m in members] for f in FIELDS]
+    for index in (FIELDS.index("properties"), FIELDS.index("consents")):  # jsonb travels as text in arrays
+        columns[index] = [orjson.dumps(v).decode() for v in columns[index]]
+    result: str = await conn.execute(UPSERT_FROM_ARRAYS, lc_id, *columns)
     return int(result.rsplit(maxsplit=1)[-1])
 
 
