@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from api.admin import create_lc
 from api.importer import import_members
-from api.member_rows import MemberRecord, Record, Unsure, fast_msisdn, fast_record, to_record
+from api.member_rows import MemberRecord, Record, Unsure, fast_msisdn, fast_record, is_valid_number, to_record
 from api.schemas import normalize_msisdn
 
 
@@ -212,3 +213,27 @@ def test_the_msisdn_fast_path_agrees_with_the_full_parse_and_takes_most_valid_nu
         fast += 1
         assert got == expected, value
     assert fast > valid * 0.6
+
+
+def test_the_fast_validity_check_is_phonenumbers_own_on_random_and_example_numbers() -> None:
+    rng = random.Random(20261130)
+    checked = valid = 0
+    examples = [phonenumbers.example_number_for_type(region, kind)
+                for region in phonenumbers.SUPPORTED_REGIONS for kind in range(12)]  # fmt: skip
+    for country_code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        nationals = {str(rng.randint(10 ** (n - 1), 10**n - 1)) for n in range(2, 18) for _ in range(6)}
+        for example in examples:
+            if example is not None and example.country_code == country_code:
+                nsn = str(example.national_number)
+                nationals |= {nsn, nsn[:-1], nsn + "3", nsn[:-1] + str((int(nsn[-1]) + 1) % 10)}
+        for national in nationals:
+            if len(national) < 2 or national[0] == "0":
+                continue
+            expected = phonenumbers.is_valid_number(
+                phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+            )
+            assert is_valid_number(country_code, national) == expected, (country_code, national)
+            checked += 1
+            valid += expected
+    assert checked > 20_000
+    assert valid > 1_000  # the valid side is exercised too, not only rejections

@@ -67,6 +67,58 @@ def _national_prefix(country_code: int) -> Pattern[str] | None:
     return compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
 
 
+# The number types of a numbering plan, the commonest first: a number is valid when it matches the plan's
+# general description and the description of any one type (phonenumbers finds *which* type, trying all).
+_NUMBER_TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip", "personal_number",
+                 "pager", "uan", "voicemail")  # fmt: skip
+# A description: its possible lengths (empty: any) and its national number pattern (None: matches nothing).
+_Desc = tuple[frozenset[int], Pattern[str] | None]
+
+
+def _desc(desc: Any) -> _Desc:
+    if desc is None or not desc.national_number_pattern:
+        return frozenset({-1}), None
+    return frozenset(desc.possible_length), compile(desc.national_number_pattern)
+
+
+def _matches(desc: _Desc, national: str) -> bool:
+    lengths, pattern = desc
+    return (not lengths or len(national) in lengths) and pattern is not None and pattern.fullmatch(national) is not None
+
+
+@cache
+def _plans(country_code: int) -> tuple[tuple[Pattern[str] | None, _Desc, tuple[_Desc, ...]], ...]:
+    """Per region of the country code, in phonenumbers' order: its leading digits, general and type descriptions."""
+    plans = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        if metadata is None:
+            continue
+        leading = compile(metadata.leading_digits) if metadata.leading_digits is not None else None
+        types = tuple(_desc(getattr(metadata, name)) for name in _NUMBER_TYPES)
+        plans.append((leading, _desc(metadata.general_desc), types))
+    return tuple(plans)
+
+
+def is_valid_number(country_code: int, national: str) -> bool:
+    """`phonenumbers.is_valid_number` for a national number without leading zeros, an order of magnitude
+    faster: the region is chosen as phonenumbers chooses it, and one type that matches is enough."""
+
+    def valid_in(general: _Desc, types: tuple[_Desc, ...]) -> bool:
+        return _matches(general, national) and any(_matches(desc, national) for desc in types)
+
+    plans = _plans(country_code)
+    if len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]) == 1:
+        return bool(plans) and valid_in(plans[0][1], plans[0][2])
+    for leading, general, types in plans:
+        if leading is not None:
+            if leading.match(national):
+                return valid_in(general, types)
+        elif valid_in(general, types):
+            return True
+    return False
+
+
 def fast_msisdn(value: str) -> str:
     """`normalize_msisdn` for digits `phonenumbers.parse` would take as they are; raises `Unsure` otherwise.
 
@@ -89,8 +141,7 @@ def fast_msisdn(value: str) -> str:
     prefix = _national_prefix(country_code)
     if not 2 <= len(national) <= 17 or national[0] == "0" or (prefix is not None and prefix.match(national)):
         raise Unsure
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    if not phonenumbers.is_valid_number(number):
+    if not is_valid_number(country_code, national):
         raise Unsure
     return digits
 
