@@ -158,14 +158,18 @@ async def sendgrid_server() -> AsyncIterator[SendGridServer]:
         await runner.cleanup()
 
 
-async def announce(broker_url: str, sending_id: int, ids: list[int]) -> None:
-    """Announce prepared dispatches to the transmitter, in events of 1 000 ids, as the preparer does."""
+async def announce(broker_url: str, sending_id: int, ids: list[int], partition: int | None = None) -> None:
+    """Announce prepared dispatches to the transmitter, in events of 1 000 ids, as the preparer does (on the
+    partition of the sending's key, or on `partition`)."""
     broker = KafkaBroker(broker_url)
     await broker.start()
     try:
         batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
         events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=batch) for batch in batches]
-        await publish_events(broker, events, lambda e: str(e.sending_id))
+        if partition is None:
+            await publish_events(broker, events, lambda e: str(e.sending_id))
+        for event in events if partition is not None else []:
+            await broker.publish(event.to_bytes(), topic=event.topic, partition=partition)
     finally:
         await broker.stop()
 

@@ -38,9 +38,12 @@ async def services(
         yield running.receipts_url
 
 
-async def _prepared_sms_sending(db: asyncpg.Pool, count: int) -> tuple[int, list[int]]:
+async def _prepared_sms_sending(
+    db: asyncpg.Pool, count: int, *, slug: str = "twilio", priority: int | None = None, prefix: str = "47900"
+) -> tuple[int, list[int]]:
+    """A prepared sending of `count` sms to `prefix` + 5 digits; returns its id and its dispatches' ids."""
     async with db.acquire() as conn:
-        lc_id = await create_lc_row(conn, "twilio")
+        lc_id = await create_lc_row(conn, slug)
         template_id = await conn.fetchval(
             "INSERT INTO templates (loyalty_club_id, type, content) VALUES ($1, 'plain', $2) RETURNING id",
             lc_id,
@@ -54,16 +57,16 @@ async def _prepared_sms_sending(db: asyncpg.Pool, count: int) -> tuple[int, list
             message_id, {"type": "alphanumeric", "value": SENDER}, template_id,
         )  # fmt: skip
         sending_id: int = await conn.fetchval(
-            "INSERT INTO sendings (loyalty_club_id, message_id, status, scheduled_at, dispatches_count) "
-            "VALUES ($1, $2, 'prepared', now(), $3) RETURNING id",
-            lc_id, message_id, count,
+            "INSERT INTO sendings (loyalty_club_id, message_id, status, scheduled_at, dispatches_count, priority) "
+            "VALUES ($1, $2, 'prepared', now(), $3, $4) RETURNING id",
+            lc_id, message_id, count, priority,
         )  # fmt: skip
         rows = await conn.fetch(
             "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, msisdn, scheduled_at) "
-            "SELECT $1, $2, 'msisdn:47900' || lpad(i::text, 5, '0'), 'sms', "
-            "jsonb_build_object('body', 'Hei nr ' || i || ' æøå'), '47900' || lpad(i::text, 5, '0'), now() "
+            "SELECT $1, $2, 'msisdn:' || $4 || lpad(i::text, 5, '0'), 'sms', "
+            "jsonb_build_object('body', 'Hei nr ' || i || ' æøå'), $4 || lpad(i::text, 5, '0'), now() "
             "FROM generate_series(1, $3) AS i RETURNING id",
-            sending_id, lc_id, count,
+            sending_id, lc_id, count, prefix,
         )  # fmt: skip
     return sending_id, sorted(r["id"] for r in rows)
 
@@ -175,3 +178,36 @@ async def test_an_unreliable_twilio_gets_every_sms_once_and_never_more_than_the_
 
 async def _count_at_least(server: TwilioServer, count: int) -> bool:
     return len(server.requests) >= count
+
+
+async def test_a_higher_priority_sending_takes_the_shared_rate_limit_first(
+    database_url: str, db: asyncpg.Pool, twilio_broker: str, twilio_server: TwilioServer, tmp_path: Path
+) -> None:
+    """A low-priority sending is under way at the sms rate limit when a high-priority one arrives: the
+    high one's requests take every slot until it is done, and the low one then carries on."""
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log",
+                                SMS_RATE_LIMIT="200", TRANSMITTER_WORKERS="4"):  # fmt: skip
+        low, low_ids = await _prepared_sms_sending(db, 3_000, slug="low", priority=1, prefix="47901")
+        high, high_ids = await _prepared_sms_sending(db, 500, slug="high", priority=10, prefix="47902")
+        await announce(twilio_broker, low, low_ids, partition=0)
+        await eventually(lambda: _count_at_least(twilio_server, 200), 60, "the low-priority sending under way")
+        await announce(twilio_broker, high, high_ids, partition=1)  # another partition: another worker
+        announced_at = len(twilio_server.requests)
+
+        async def both_transmitted() -> bool:
+            count = await db.fetchval(
+                "SELECT count(*) FROM sendings WHERE id = ANY($1) AND status = 'transmitted'", [low, high]
+            )
+            return bool(count == 2)
+
+        await eventually(both_transmitted, 120, "both sendings transmitted")
+    order = [r["To"][:6] for r in twilio_server.requests]
+    assert order.count("+47902") == 500
+    assert order.count("+47901") == 3_000
+    first, last = order.index("+47902"), len(order) - 1 - order[::-1].index("+47902")
+    waited = order[announced_at:first].count("+47901")
+    # Not behind the low sending's batch in hand (1 000 at 200/s): within the consumer's fetch delay.
+    assert waited <= 150, f"{waited} low-priority requests went out before the first high-priority one"
+    low_meanwhile = order[first : last + 1].count("+47901")
+    assert low_meanwhile <= 10, f"{low_meanwhile} low-priority requests went out among the high-priority ones"
+    assert "+47901" in order[last + 1 :], "the low-priority sending went on afterwards"

@@ -57,9 +57,11 @@ def test_http_services_autoscalers_and_the_migration_job_exist() -> None:
     resources = base_resources()
     assert {("Service", "api"), ("Service", "delivery-receipts")} <= set(resources)
     assert {("HorizontalPodAutoscaler", "preparer"), ("HorizontalPodAutoscaler", "transmitter")} <= set(resources)
-    partitions = int(resources[("ConfigMap", "messaging-config")]["data"]["TOPIC_PARTITIONS"])
-    for name in ("preparer", "transmitter"):
-        assert resources[("HorizontalPodAutoscaler", name)]["spec"]["maxReplicas"] <= partitions
+    config = resources[("ConfigMap", "messaging-config")]["data"]
+    partitions, workers = int(config["TOPIC_PARTITIONS"]), int(config["TRANSMITTER_WORKERS"])
+    # Every consumer the autoscalers can start gets a partition: none idles in its group.
+    assert resources[("HorizontalPodAutoscaler", "preparer")]["spec"]["maxReplicas"] <= partitions
+    assert resources[("HorizontalPodAutoscaler", "transmitter")]["spec"]["maxReplicas"] * workers <= partitions
     job = resources[("Job", "messaging-migrate")]
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["messaging-admin", "migrate"]
 

@@ -112,8 +112,13 @@ def consume(
     event_type: type[E],
     group_id: str,
     handler: Callable[[E], Awaitable[None]],
+    workers: int = 1,
 ) -> None:
-    """Subscribe `handler` to the topic of `event_type` in consumer group `group_id`, safely (see module doc)."""
+    """Subscribe `handler` to the topic of `event_type` in consumer group `group_id`, safely (see module doc).
+
+    With `workers` above one the process runs that many consumers of the group, each handling the messages
+    of its own partitions one at a time, in order, while the others handle theirs.
+    """
     topic = event_type.topic
     attempts = _Attempts()
 
@@ -144,6 +149,7 @@ def consume(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{group_id}:{topic}",
+        max_workers=workers,
     )(on_message)
 
 

@@ -42,14 +42,20 @@ CONSUMER_LAG = Gauge("messaging_consumer_lag", "Messages not yet consumed", ["to
 SENDINGS = Gauge("messaging_sendings", "Sendings by status", ["status"])
 
 
+def subscriber_consumers(subscriber: Any) -> list[Any]:
+    """The Kafka consumers of a FastStream subscriber: one, or one per worker (`consume(..., workers=N)`)."""
+    subgroup = getattr(subscriber, "consumer_subgroup", None)
+    if subgroup:
+        return list(subgroup)
+    consumer = getattr(subscriber, "consumer", None)
+    return [] if consumer is None else [consumer]
+
+
 async def update_consumer_lag(broker: "KafkaBroker") -> None:
     """Lag per assigned partition: the partition's end offset minus the consumer's position."""
     for subscriber in broker.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
-        if consumer is None:
-            continue
         group = str(getattr(subscriber, "group_id", None) or "")
-        for partition in consumer.assignment():
+        for consumer, partition in [(c, p) for c in subscriber_consumers(subscriber) for p in c.assignment()]:
             end = consumer.highwater(partition)
             if end is None:
                 continue

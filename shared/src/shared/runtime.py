@@ -23,6 +23,7 @@ from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics
 from shared.health import serve_health
 from shared.kafka import make_broker
+from shared.metrics import subscriber_consumers
 
 log = structlog.get_logger(__name__)
 
@@ -78,12 +79,11 @@ class Runtime:
         task.add_done_callback(self.tasks.discard)
 
     def consumers_assigned(self) -> bool:
-        """True once every subscriber of the broker has partitions assigned (it will see new events)."""
-        for sub in self.broker.subscribers:
-            consumer = getattr(sub, "consumer", None)
-            if consumer is None or not consumer.assignment():
-                return False
-        return True
+        """True once every subscriber of the broker has partitions assigned (it will see new events); of a
+        subscriber with several workers, one with partitions is enough (the others may have none to get)."""
+        return all(
+            any(consumer.assignment() for consumer in subscriber_consumers(sub)) for sub in self.broker.subscribers
+        )
 
     async def beat_forever(self) -> None:
         """Record this instance as alive (and ready once its consumers are assigned) every few seconds."""

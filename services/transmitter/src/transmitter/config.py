@@ -40,6 +40,9 @@ class TransmitterSettings(ServiceSettings):
     retry_base_seconds: float = Field(default=0.2, gt=0, description="first retry delay, doubled each try, jittered")
     retry_max_seconds: float = Field(default=10, gt=0, description="longest delay between two tries")
     transmit_concurrency: int = Field(default=50, ge=1, description="provider calls in flight per process")
+    transmitter_workers: int = Field(
+        default=4, ge=1, le=64, description="batches handled at once (one consumer each), so priority can choose"
+    )
     claim_lease_seconds: float = Field(default=120, gt=0, description="a claim unmarked this long ⇒ ambiguous")
     sandbox_receipts_url: str = "http://127.0.0.1:8001/webhooks/sandbox"
     sandbox_webhook_secret: str = "sandbox-secret"  # noqa: S105 - local default; set a real one in production

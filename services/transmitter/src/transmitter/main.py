@@ -75,6 +75,7 @@ async def serve(settings: TransmitterSettings) -> None:
             DispatchesPrepared,
             GROUP,
             on_dispatches_prepared(runtime, settings, sender),
+            workers=settings.transmitter_workers,
         )
 
     async def close_senders() -> None:

@@ -49,35 +49,36 @@ class Sender:
     retry_max: float
 
     async def send(self, message: Outgoing, priority: int | None) -> SendResult:
+        """Send one message, paced and bounded; the slot comes first, so the pacer's priority order decides
+        who goes next, and no call slot is held while waiting for a slot or a retry."""
         name = self.providers.by_channel[message.channel].name
         pacer = self.pacers[message.channel]
         deadline = time.monotonic() + self.retry_deadline
         attempt = 0
-        async with self.concurrency:
-            while True:
-                await pacer.slot(priority)
+        while True:
+            await pacer.slot(priority)
+            async with self.concurrency:
                 started = time.monotonic()
                 try:
                     return await self.providers.send(message)
                 except TransientProviderError as exc:
-                    PROVIDER_RETRIES.labels(name).inc()
-                    attempt += 1
-                    if exc.retry_after is not None:
-                        pacer.pause(exc.retry_after)
-                    delay = exc.retry_after
-                    if delay is None:
-                        delay = random.uniform(0, min(self.retry_max, self.retry_base * 2**attempt))  # noqa: S311
-                    if time.monotonic() + delay > deadline:
-                        log.warning("provider_kept_refusing", dispatch_id=message.dispatch_id, reason=exc.reason)
-                        return SendResult(
-                            message.dispatch_id, error=f"provider_unavailable: {exc.reason}", provider=name
-                        )
-                    await asyncio.sleep(delay)
+                    refused = exc
                 except Exception as exc:
                     log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
                     return SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name)
                 finally:
                     PROVIDER_LATENCY.labels(name).observe(time.monotonic() - started)
+            PROVIDER_RETRIES.labels(name).inc()
+            attempt += 1
+            if refused.retry_after is not None:
+                pacer.pause(refused.retry_after)
+            delay = refused.retry_after
+            if delay is None:
+                delay = random.uniform(0, min(self.retry_max, self.retry_base * 2**attempt))  # noqa: S311
+            if time.monotonic() + delay > deadline:
+                log.warning("provider_kept_refusing", dispatch_id=message.dispatch_id, reason=refused.reason)
+                return SendResult(message.dispatch_id, error=f"provider_unavailable: {refused.reason}", provider=name)
+            await asyncio.sleep(delay)
 
 
 async def _send_all(
