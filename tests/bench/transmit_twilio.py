@@ -34,7 +34,7 @@ async def raw_rate(url: str, count: int) -> float:
     """aiohttp alone: `count` form POSTs, `CONCURRENCY` in flight, one pooled session."""
     semaphore = asyncio.Semaphore(CONCURRENCY)
     async with aiohttp.ClientSession(
-        headers={"Authorization": aiohttp.BasicAuth(ACCOUNT_SID, "token").encode()}
+        headers={"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, "token")}
     ) as session:
 
         async def one(i: int) -> None:

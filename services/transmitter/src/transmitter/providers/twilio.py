@@ -34,7 +34,7 @@ class TwilioSms:
         self._callback_url = callback_url
         self._messaging_service_sid = messaging_service_sid
         self._session = aiohttp.ClientSession(
-            headers={"Authorization": aiohttp.BasicAuth(account_sid, auth_token).encode()},
+            headers={"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)},
             connector=aiohttp.TCPConnector(limit=connections),
             timeout=aiohttp.ClientTimeout(total=timeout_seconds),
         )
