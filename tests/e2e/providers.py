@@ -3,6 +3,7 @@ that talk to providers, started with a given environment."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import time
@@ -34,7 +35,9 @@ class TwilioServer:
     """The Messages API as documented: form POST, Basic auth, 201 with the message's `sid`.
 
     Optionally unreliable: `fail_ratio` of the requests get 503, and until `throttled_until` every request
-    gets 429 with `Retry-After: 1`. `arrivals` records when each request came, accepted or not.
+    gets 429 with `Retry-After: 1`. With `answer_every`, answers are held and sent together at the next
+    multiple of that many seconds, as a stalling provider does. `arrivals` records when each request came,
+    accepted or not.
     """
 
     url: str = ""
@@ -45,6 +48,7 @@ class TwilioServer:
     throttled_until: float = 0.0
     refused: int = 0
     throttled: int = 0
+    answer_every: float | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(5))
 
     async def create_message(self, request: web.Request) -> web.Response:
@@ -62,6 +66,8 @@ class TwilioServer:
         form = dict(await request.post())
         self.requests.append({k: str(v) for k, v in form.items()})
         sid = "SM" + uuid.uuid4().hex
+        if self.answer_every:
+            await asyncio.sleep(self.answer_every - time.monotonic() % self.answer_every)
         return web.json_response({"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")},
                                  status=201)  # fmt: skip
 

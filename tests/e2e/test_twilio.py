@@ -211,3 +211,25 @@ async def test_a_higher_priority_sending_takes_the_shared_rate_limit_first(
     low_meanwhile = order[first : last + 1].count("+47901")
     assert low_meanwhile <= 10, f"{low_meanwhile} low-priority requests went out among the high-priority ones"
     assert "+47901" in order[last + 1 :], "the low-priority sending went on afterwards"
+
+
+async def test_answers_that_come_in_bursts_never_make_requests_go_out_in_bursts(
+    database_url: str, db: asyncpg.Pool, twilio_broker: str, twilio_server: TwilioServer, tmp_path: Path
+) -> None:
+    """A provider that holds its answers and sends them together every 3 s frees all 50 call permits at
+    once; the requests waiting for permits must still go out no faster than the rate limit (30/s)."""
+    twilio_server.answer_every = 3.0
+    rate, count = 30, 200
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log",
+                                SMS_RATE_LIMIT=str(rate), TRANSMIT_CONCURRENCY="50"):  # fmt: skip
+        sending_id, ids = await _prepared_sms_sending(db, count)
+        await announce(twilio_broker, sending_id, ids)
+
+        async def transmitted() -> bool:
+            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
+
+        await eventually(transmitted, 120, "the sending transmitted")
+    assert len(twilio_server.requests) == count
+    arrivals = sorted(twilio_server.arrivals)
+    busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
+    assert busiest <= rate, f"{busiest} requests within one second"

@@ -39,7 +39,7 @@ class TransmitterSettings(ServiceSettings):
     )
     retry_base_seconds: float = Field(default=0.2, gt=0, description="first retry delay, doubled each try, jittered")
     retry_max_seconds: float = Field(default=10, gt=0, description="longest delay between two tries")
-    transmit_concurrency: int = Field(default=50, ge=1, description="provider calls in flight per process")
+    transmit_concurrency: int = Field(default=50, ge=1, description="calls in flight per provider and process")
     transmitter_workers: int = Field(
         default=4, ge=1, le=64, description="batches handled at once (one consumer each), so priority can choose"
     )

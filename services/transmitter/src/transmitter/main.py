@@ -21,6 +21,9 @@ from transmitter.service import Sender
 GROUP = consumer_group("transmitter", DispatchesPrepared)
 
 
+CHANNELS = ("sms", "email", "push")
+
+
 def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelProviders:
     """Each channel's provider as configured; `sandbox` (the default) serves any channel left to it."""
     sandbox = SandboxProvider(
@@ -60,10 +63,10 @@ async def serve(settings: TransmitterSettings) -> None:
     senders: list[Sender] = []
 
     def register(runtime: Runtime) -> None:
+        limits = {channel: (settings.rate_limit(channel), settings.transmit_concurrency) for channel in CHANNELS}
         sender = Sender(
             make_providers(settings, runtime),
-            {channel: Pacer(settings.rate_limit(channel)) for channel in ("sms", "email", "push")},
-            asyncio.Semaphore(settings.transmit_concurrency),
+            {channel: Pacer(rate, concurrency) for channel, (rate, concurrency) in limits.items()},
             settings.retry_deadline_seconds,
             settings.retry_base_seconds,
             settings.retry_max_seconds,

@@ -1,15 +1,19 @@
-"""Per-provider pacing: at most `rate` requests per second from this process, the highest priority first.
+"""Per-provider pacing: at most `rate` requests per second and `concurrency` calls in flight from this
+process, the highest priority first.
 
-Every request to a provider waits for a slot; slots are handed out one every 1/rate seconds, to the waiting
-request of the highest sending priority (then the earliest). A 429 with `Retry-After` pauses the provider's
-slots for that long, for every sending of the process. Because slots are spaced evenly, no window of one
-second ever holds more than `rate` requests.
+Every request to a provider waits for a grant: a slot in time together with a call permit, handed to the
+waiting request of the highest sending priority (then the earliest), only while fewer than `concurrency`
+calls are in flight, and at least 1/rate seconds after the previous grant. Because slot and permit come
+together, nothing waits in between: a low-priority request never sits on a permit while a high-priority one
+waits, and requests never pile up behind busy permits to go out all at once when a stalled provider answers
+together. Grants are made where a waiter arrives or a call ends, or by a timer when the rate is what holds
+them back. A 429 with `Retry-After` pauses the provider's grants for that long, for every sending of the
+process.
 """
 
 import asyncio
 import heapq
 import itertools
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -19,43 +23,65 @@ DEFAULT_PRIORITY = 5  # a sending without priority, as the scheduler orders them
 @dataclass
 class Pacer:
     rate: float
+    concurrency: int
     _waiting: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
     _order: Iterator[int] = field(default_factory=itertools.count)
-    _next_slot: float = 0.0
+    _in_flight: int = 0
+    _next_slot: float = 0.0  # times on the event loop's clock
     _paused_until: float = 0.0
-    _task: asyncio.Task[None] | None = None
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _timer: asyncio.TimerHandle | None = None
+
+    @property
+    def interval(self) -> float:
+        return 1.01 / self.rate  # 1 % under the limit, so network jitter never puts one more in a second
 
     async def slot(self, priority: int | None) -> None:
-        """Wait for this request's turn."""
+        """Wait for this request's grant; the caller then holds a call permit, to give back with `release`."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiting, (-(priority or DEFAULT_PRIORITY), next(self._order), future))
-        self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._hand_out())
-        await future
+        self._grant()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # granted just as this request was cancelled
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """A granted call is over: its permit goes to the next waiter as soon as the rate allows."""
+        self._in_flight -= 1
+        self._grant()
 
     def pause(self, seconds: float) -> None:
-        """The provider asked us to wait (429 `Retry-After`): no slot before then."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        """The provider asked us to wait (429 `Retry-After`): no grant before then."""
+        self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
 
-    async def _hand_out(self) -> None:
-        interval = 1.01 / self.rate  # 1 % under the limit, so network jitter never puts one more in a second
-        while True:
-            while not self._waiting:
-                self._wake.clear()
-                await self._wake.wait()
-            now = time.monotonic()
-            start = max(now, self._next_slot, self._paused_until)
-            if start > now:
-                await asyncio.sleep(start - now)
-                continue  # a pause or a higher priority may have arrived meanwhile
+    def _grant(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting and self._in_flight < self.concurrency:
+            now = loop.time()
+            due = max(self._next_slot, self._paused_until)
+            if due > now:
+                self._wake_at(due)
+                return
             _, _, future = heapq.heappop(self._waiting)
             if future.cancelled():
                 continue
             future.set_result(None)
-            self._next_slot = start + interval
+            self._in_flight += 1
+            self._next_slot = now + self.interval
+
+    def _wake_at(self, due: float) -> None:
+        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= due:
+            return  # an earlier wake-up is set; it sets the next one
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(due, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._grant()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()

@@ -42,32 +42,31 @@ class Sender:
     """
 
     providers: ChannelProviders
-    pacers: dict[str, Pacer]
-    concurrency: asyncio.Semaphore
+    pacers: dict[str, Pacer]  # each channel's rate limit and calls in flight
     retry_deadline: float
     retry_base: float
     retry_max: float
 
     async def send(self, message: Outgoing, priority: int | None) -> SendResult:
-        """Send one message, paced and bounded; the slot comes first, so the pacer's priority order decides
-        who goes next, and no call slot is held while waiting for a slot or a retry."""
+        """Send one message when its pacer grants it a slot and a call permit (highest priority first); no
+        permit is held while waiting for a grant or backing off before a retry."""
         name = self.providers.by_channel[message.channel].name
         pacer = self.pacers[message.channel]
         deadline = time.monotonic() + self.retry_deadline
         attempt = 0
         while True:
             await pacer.slot(priority)
-            async with self.concurrency:
-                started = time.monotonic()
-                try:
-                    return await self.providers.send(message)
-                except TransientProviderError as exc:
-                    refused = exc
-                except Exception as exc:
-                    log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
-                    return SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name)
-                finally:
-                    PROVIDER_LATENCY.labels(name).observe(time.monotonic() - started)
+            started = time.monotonic()
+            try:
+                return await self.providers.send(message)
+            except TransientProviderError as exc:
+                refused = exc
+            except Exception as exc:
+                log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
+                return SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name)
+            finally:
+                pacer.release()
+                PROVIDER_LATENCY.labels(name).observe(time.monotonic() - started)
             PROVIDER_RETRIES.labels(name).inc()
             attempt += 1
             if refused.retry_after is not None:
