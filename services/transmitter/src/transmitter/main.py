@@ -19,8 +19,6 @@ from transmitter.providers.twilio import TwilioSms
 from transmitter.service import Sender
 
 GROUP = consumer_group("transmitter", DispatchesPrepared)
-
-
 CHANNELS = ("sms", "email", "push")
 
 

@@ -61,6 +61,8 @@ class Sender:
                 return await self.providers.send(message)
             except TransientProviderError as exc:
                 refused = exc
+                if exc.retry_after is not None:  # before the permit goes back, so no grant slips in first
+                    pacer.pause(exc.retry_after)
             except Exception as exc:
                 log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
                 return SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name)
@@ -69,8 +71,6 @@ class Sender:
                 PROVIDER_LATENCY.labels(name).observe(time.monotonic() - started)
             PROVIDER_RETRIES.labels(name).inc()
             attempt += 1
-            if refused.retry_after is not None:
-                pacer.pause(refused.retry_after)
             delay = refused.retry_after
             if delay is None:
                 delay = random.uniform(0, min(self.retry_max, self.retry_base * 2**attempt))  # noqa: S311
