@@ -164,6 +164,15 @@ async def sendgrid_server() -> AsyncIterator[SendGridServer]:
         await runner.cleanup()
 
 
+async def wait_transmitted(db: asyncpg.Pool, sending_id: int, within: float, what: str) -> None:
+    """Wait until the sending is `transmitted` (fails after `within` seconds, naming `what`)."""
+
+    async def transmitted() -> bool:
+        return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
+
+    await eventually(transmitted, within, what)
+
+
 async def announce(broker_url: str, sending_id: int, ids: list[int], partition: int | None = None) -> None:
     """Announce prepared dispatches to the transmitter, in events of 1 000 ids, as the preparer does (on the
     partition of the sending's key, or on `partition`)."""

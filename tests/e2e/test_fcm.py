@@ -9,8 +9,7 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from tests.e2e.providers import FcmServer, TwilioServer, announce, running_services
-from tests.infra import eventually
+from tests.e2e.providers import FcmServer, TwilioServer, announce, running_services, wait_transmitted
 from tests.seed import create_lc_row
 
 PUSHES = 30
@@ -71,10 +70,7 @@ async def test_pushes_reach_fcm_with_the_bearer_token_and_unregistered_tokens_ar
     async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
         await announce(twilio_broker, sending_id, sorted(r["id"] for r in rows))
 
-        async def transmitted() -> bool:
-            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-        await eventually(transmitted, 60, "the pushes sent through FCM")
+        await wait_transmitted(db, sending_id, 60, "the pushes sent through FCM")
     assert fcm_server.token_requests == 1, "one access token, cached for every push"
     assert set(fcm_server.bearers) == {f"Bearer {fcm_server.access_token}"}
     assert {p["token"]: p for p in fcm_server.pushes}["token-3"] == {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from tests.e2e.providers import TwilioServer, announce, running_services
+from tests.e2e.providers import TwilioServer, announce, running_services, wait_transmitted
 from tests.e2e.test_pipeline import RECIPIENTS, SMS_MESSAGE
 from tests.e2e.test_twilio import _prepared_sms_sending
 from tests.infra import eventually
@@ -49,10 +49,7 @@ async def test_sigterm_mid_sending_exits_in_time_and_the_restart_completes_it_ex
         assert sent_at_stop < DISPATCHES, "stopped in the middle"
         processes.start("transmitter")
 
-        async def transmitted() -> bool:
-            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-        await eventually(transmitted, 180, f"the sending completed after the restart (log: {log})")
+        await wait_transmitted(db, sending_id, 180, f"the sending completed after the restart (log: {log})")
     accepted = Counter(r["To"] for r in twilio_server.requests)
     assert len(accepted) == DISPATCHES, "nothing lost"
     assert set(accepted.values()) == {1}, "nothing sent twice"

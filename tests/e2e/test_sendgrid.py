@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from tests.e2e.providers import SendGridServer, TwilioServer, announce, running_services
+from tests.e2e.providers import SendGridServer, TwilioServer, announce, running_services, wait_transmitted
 from tests.infra import eventually
 from tests.seed import create_lc_row
 
@@ -77,10 +77,7 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
         sending_id, ids = await _prepared_email_sending(db, EMAILS)
         await announce(twilio_broker, sending_id, ids)
 
-        async def transmitted() -> bool:
-            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-        await eventually(transmitted, 60, "the emails transmitted through SendGrid")
+        await wait_transmitted(db, sending_id, 60, "the emails transmitted through SendGrid")
         assert len(sendgrid_server.requests) == EMAILS
         assert set(sendgrid_server.authorizations) == {f"Bearer {API_KEY}"}
         first = min(sendgrid_server.requests, key=lambda r: int(r["personalizations"][0]["custom_args"]["dispatch_id"]))  # type: ignore[index]

@@ -13,8 +13,7 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from tests.e2e.providers import TwilioServer, announce, running_services
-from tests.infra import eventually
+from tests.e2e.providers import TwilioServer, announce, running_services, wait_transmitted
 from tests.seed import create_lc_row
 
 from devstack.infra import free_port
@@ -98,10 +97,7 @@ async def test_every_email_arrives_as_a_valid_mime_message(
     async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
         await announce(twilio_broker, sending_id, sorted(r["id"] for r in rows))
 
-        async def transmitted() -> bool:
-            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-        await eventually(transmitted, 60, "the emails sent over SMTP")
+        await wait_transmitted(db, sending_id, 60, "the emails sent over SMTP")
     assert len(inbox.messages) == EMAILS - 1
     provider_ids = {r["email"]: r["provider_message_id"] for r in await db.fetch(
         "SELECT email, provider_message_id FROM dispatches WHERE sending_id = $1", sending_id)}  # fmt: skip

@@ -18,7 +18,7 @@ import aiohttp
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
-from tests.e2e.providers import ACCOUNT_SID, AUTH_TOKEN, TwilioServer, announce, running_services
+from tests.e2e.providers import ACCOUNT_SID, AUTH_TOKEN, TwilioServer, announce, running_services, wait_transmitted
 from tests.infra import eventually
 from tests.seed import create_lc_row
 from twilio.request_validator import RequestValidator
@@ -86,10 +86,7 @@ async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_deliv
     finally:
         await broker.stop()
 
-    async def transmitted() -> bool:
-        return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-    await eventually(transmitted, 120, "the sending transmitted through Twilio")
+    await wait_transmitted(db, sending_id, 120, "the sending transmitted through Twilio")
     assert len(twilio_server.requests) == DISPATCHES, "exactly one request per dispatch"
     basic = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
     assert set(twilio_server.authorizations) == {basic}
@@ -158,10 +155,7 @@ async def test_an_unreliable_twilio_gets_every_sms_once_and_never_more_than_the_
         await eventually(lambda: _count_at_least(twilio_server, 300), 60, "300 sms accepted")
         twilio_server.throttled_until = time.monotonic() + 2  # the provider says: slow down, for 2 s
 
-        async def transmitted() -> bool:
-            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-        await eventually(transmitted, 120, "the sending transmitted despite the faults")
+        await wait_transmitted(db, sending_id, 120, "the sending transmitted despite the faults")
     accepted = Counter(r["To"] for r in twilio_server.requests)
     assert len(accepted) == DISPATCHES, "every sms accepted"
     assert set(accepted.values()) == {1}, "no sms accepted twice"
@@ -225,10 +219,7 @@ async def test_answers_that_come_in_bursts_never_make_requests_go_out_in_bursts(
         sending_id, ids = await _prepared_sms_sending(db, count)
         await announce(twilio_broker, sending_id, ids)
 
-        async def transmitted() -> bool:
-            return bool(await db.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))
-
-        await eventually(transmitted, 120, "the sending transmitted")
+        await wait_transmitted(db, sending_id, 120, "the sending transmitted")
     assert len(twilio_server.requests) == count
     arrivals = sorted(twilio_server.arrivals)
     busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
