@@ -26,9 +26,10 @@ DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "asyncapi.yaml"
 DESCRIPTION = """\
 Events of the messaging platform. PostgreSQL is the system of record; an event only says that
 something is ready or has happened, and its consumer reads the rows it names. Every topic is created at
-start-up with TOPIC_PARTITIONS partitions (12 in the Kubernetes base), which bounds the useful replicas
-of each consumer group. A consumer commits a message only after its transaction committed; a message
-that keeps failing goes to `<topic>.dlq` with the headers x-original-topic, x-error-type and x-error.
+start-up with TOPIC_PARTITIONS partitions (48 in the Kubernetes base), which bounds the useful members
+of each consumer group (a transmitter replica is TRANSMITTER_WORKERS members). A consumer commits a
+message only after its transaction committed; a message that keeps failing goes to `<topic>.dlq` with the
+headers x-original-topic, x-error-type and x-error.
 """
 
 

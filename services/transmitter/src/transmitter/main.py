@@ -61,10 +61,9 @@ async def serve(settings: TransmitterSettings) -> None:
     senders: list[Sender] = []
 
     def register(runtime: Runtime) -> None:
-        limits = {channel: (settings.rate_limit(channel), settings.transmit_concurrency) for channel in CHANNELS}
         sender = Sender(
             make_providers(settings, runtime),
-            {channel: Pacer(rate, concurrency) for channel, (rate, concurrency) in limits.items()},
+            {channel: Pacer(settings.rate_limit(channel), settings.transmit_concurrency) for channel in CHANNELS},
             settings.retry_deadline_seconds,
             settings.retry_base_seconds,
             settings.retry_max_seconds,
