@@ -34,15 +34,12 @@ def _pg_bin_dir() -> Path:
 # PostgreSQL refuses to run as root; the embedded server then runs as this system user.
 PG_SYSTEM_USER = "embedded_postgres"
 
-# Durability is traded for speed: this server only ever holds local and test data.
-PG_FAST_SETTINGS = (
-    "fsync=off",
-    "synchronous_commit=off",
-    "full_page_writes=off",
-    "max_connections=300",
-    "shared_buffers=256MB",
-    "log_min_messages=warning",
-)
+PG_COMMON_SETTINGS = ("max_connections=300", "shared_buffers=256MB", "log_min_messages=warning")
+# `make up` runs a durable server: an acknowledged commit survives a crash of the server or of the machine.
+PG_DURABLE_SETTINGS = ("fsync=on", "synchronous_commit=on", "full_page_writes=on", *PG_COMMON_SETTINGS)
+# Tests trade durability for speed: their data lives for one run (the fault tier that stops PostgreSQL
+# abruptly uses the durable settings).
+PG_FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", *PG_COMMON_SETTINGS)
 
 
 def free_port() -> int:
@@ -74,6 +71,18 @@ def _log_target(path: Path | None) -> Iterator[IO[bytes] | int]:
         yield out
 
 
+def pause(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGSTOP to the process and its children (its own session): frozen, connections open, nothing answered."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGSTOP)
+
+
+def resume(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGCONT after `pause`."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGCONT)
+
+
 def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
     if process.poll() is not None:
         return
@@ -92,6 +101,7 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int = 0
     log_file: Path | None = None
+    durable: bool = False  # see PG_DURABLE_SETTINGS; only tests may run without
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -137,7 +147,7 @@ class EmbeddedPostgres:
                     "--auth=trust",
                     "--encoding=UTF8",
                     "--locale=C",
-                    "--no-sync",
+                    *(() if self.durable else ("--no-sync",)),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -158,7 +168,7 @@ class EmbeddedPostgres:
             "-k",
             str(self.data_dir),
         ]
-        for setting in PG_FAST_SETTINGS:
+        for setting in PG_DURABLE_SETTINGS if self.durable else PG_FAST_SETTINGS:
             args += ["-c", setting]
         with _log_target(self.log_file) as out:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
@@ -189,6 +199,11 @@ class EmbeddedPostgres:
         """Fast shutdown: SIGINT makes PostgreSQL abort transactions and exit cleanly."""
         if self.process is not None:
             _stop(self.process, signal.SIGINT)
+
+    def stop_immediately(self) -> None:
+        """`pg_ctl stop -m immediate`: SIGQUIT, every process quits at once, recovery runs at the next start."""
+        if self.process is not None:
+            _stop(self.process, signal.SIGQUIT)
 
 
 @dataclass
@@ -230,6 +245,11 @@ class TansuBroker:
     def stop(self) -> None:
         if self.process is not None:
             _stop(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL: the broker and everything it held in memory are gone."""
+        if self.process is not None:
+            _stop(self.process, signal.SIGKILL)
 
 
 def remove_tree(path: Path) -> None:

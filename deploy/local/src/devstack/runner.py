@@ -1,8 +1,9 @@
 """`make up`: the whole stack on this machine, in the foreground, until Ctrl-C or SIGTERM.
 
-Starts the embedded PostgreSQL unless DATABASE_URL is set and the Tansu broker unless
+Starts the embedded PostgreSQL (durable) unless DATABASE_URL is set and the Tansu broker unless
 KAFKA_BOOTSTRAP_SERVERS is set (their files under .local/), migrates, starts the five services with
-their logs prefixed by name, and stops everything it started on the way out.
+their logs prefixed by name, starts again any service that exits (as Kubernetes would), and stops everything
+it started on the way out.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ def _on_signal(signum: int, _: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
+def local_postgres() -> EmbeddedPostgres:
+    """The PostgreSQL server of `make up`: durable (fsync, synchronous commit, full page writes), since it holds
+    what the user created and it must never lose an acknowledged write."""
+    return EmbeddedPostgres(
+        LOCAL_DIR / "pgdata",
+        port=int(os.environ.get("LOCAL_PG_PORT", "55432")),
+        log_file=LOCAL_DIR / "postgres.log",
+        durable=True,
+    )
+
+
 def wait_ready(url: str, services: ServiceProcesses, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -54,15 +66,10 @@ def main() -> None:
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     services: ServiceProcesses | None = None
-    exit_code = 0
     try:
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            postgres = EmbeddedPostgres(
-                LOCAL_DIR / "pgdata",
-                port=int(os.environ.get("LOCAL_PG_PORT", "55432")),
-                log_file=LOCAL_DIR / "postgres.log",
-            ).start()
+            postgres = local_postgres().start()
             database_url = postgres.url
             print(f"stack  | embedded PostgreSQL on {database_url} (log: {postgres.log_file})", flush=True)
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -85,10 +92,9 @@ def main() -> None:
             f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)",
             flush=True,
         )
-        while not services.exited():
-            time.sleep(0.5)
-        print(f"stack  | a service exited: {services.exited()}; stopping", flush=True)
-        exit_code = 1
+        while True:  # a service that exits is started again, as Kubernetes would
+            services.supervise()
+            time.sleep(0.2)
     except Stop as stop:
         print(f"stack  | {stop}: stopping", flush=True)
     finally:
@@ -101,7 +107,6 @@ def main() -> None:
         if postgres is not None:
             postgres.stop()
         print("stack  | stopped", flush=True)
-    sys.exit(exit_code)
 
 
 if __name__ == "__main__":

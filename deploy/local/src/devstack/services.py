@@ -1,4 +1,5 @@
-"""The five services as child processes, their output prefixed with their names."""
+"""The five services as child processes, their output prefixed with their names, started again when they exit
+(as Kubernetes does): a service that failed exits with code 1 and counts on it."""
 
 from __future__ import annotations
 
@@ -50,10 +51,18 @@ class ServiceProcesses:
     names: tuple[str, ...] = tuple(SERVICES)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     pumps: list[threading.Thread] = field(default_factory=list)
+    stopped: set[str] = field(default_factory=set)  # stopped on purpose: never started again
+    _services: dict[str, tuple[str, int]] = field(default_factory=dict)  # key → (name, replica)
+    _restart_at: dict[str, float] = field(default_factory=dict)
+    _backoff: dict[str, float] = field(default_factory=dict)
+    _started_at: dict[str, float] = field(default_factory=dict)
 
     def start(self, name: str, replica: int = 0) -> subprocess.Popen[bytes]:
         """Start service `name`; replicas after the first are known as `name-1`, `name-2`, ..."""
         key = f"{name}-{replica}" if replica else name
+        self._services[key] = (name, replica)
+        self._started_at[key] = time.monotonic()
+        self.stopped.discard(key)
         process = subprocess.Popen(
             [sys.executable, "-m", SERVICES[name]],
             env={**os.environ, **self.env, **self.env_by_service.get(name, {})},
@@ -76,7 +85,35 @@ class ServiceProcesses:
         """Services that ended, with their exit codes."""
         return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
 
+    def supervise(self) -> list[str]:
+        """Start again each service that exited without being stopped, after a pause that doubles while it keeps
+        exiting soon after its start (0.5 s up to 10 s); call it every fraction of a second. Returns the ones
+        started again."""
+        now = time.monotonic()
+        started = []
+        for key, code in self.exited().items():
+            if key in self.stopped:
+                continue
+            if key not in self._restart_at:
+                quick = now - self._started_at.get(key, 0.0) < 30
+                delay = min(10.0, self._backoff.get(key, 0.25) * 2) if quick else 0.5
+                self._backoff[key] = delay
+                self._restart_at[key] = now + delay
+                self.write(f"stack  | {key} exited with code {code}; starting it again in {delay:g} s\n")
+            elif now >= self._restart_at[key]:
+                del self._restart_at[key]
+                self.start(*self._services[key])
+                started.append(key)
+        return started
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to a running service (SIGKILL by default); `supervise` starts it again."""
+        process = self.processes.get(name)
+        if process is not None and process.poll() is None:
+            process.send_signal(sig)
+
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 25) -> int | None:
+        self.stopped.add(name)
         process = self.processes.get(name)
         if process is None or process.poll() is not None:
             return None if process is None else process.returncode
@@ -89,6 +126,7 @@ class ServiceProcesses:
 
     def stop_all(self, timeout: float = 25) -> None:
         """SIGTERM to all at once, then wait; whatever is still running at the deadline is killed."""
+        self.stopped.update(self.processes)
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
