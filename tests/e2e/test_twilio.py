@@ -92,20 +92,22 @@ async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_deliv
     assert set(twilio_server.authorizations) == {basic}
     expected = {f"+47900{i:05d}": f"Hei nr {i} æøå" for i in range(1, DISPATCHES + 1)}
     assert {r["To"]: r["Body"] for r in twilio_server.requests} == expected
-    callback = f"{services}/webhooks/twilio"
-    assert all(r["From"] == SENDER and r["StatusCallback"] == callback for r in twilio_server.requests)
-    assert all(set(r) == {"To", "From", "Body", "StatusCallback"} for r in twilio_server.requests)
     dispatches = await db.fetch(
         "SELECT id, msisdn, provider, provider_message_id, transmission_status FROM dispatches "
         "WHERE sending_id = $1 ORDER BY id",
         sending_id,
     )
     assert {(d["provider"], d["transmission_status"]) for d in dispatches} == {("twilio", "transmitted")}
+    # Our dispatch id rides on each message's StatusCallback, so its callbacks name it.
+    callback_of = {f"+{d['msisdn']}": f"{services}/webhooks/twilio?d={d['id']}" for d in dispatches}
+    assert all(r["From"] == SENDER and r["StatusCallback"] == callback_of[r["To"]] for r in twilio_server.requests)
+    assert all(set(r) == {"To", "From", "Body", "StatusCallback"} for r in twilio_server.requests)
 
     validator = RequestValidator(AUTH_TOKEN)
     final = {}
     async with aiohttp.ClientSession() as http:
         for index, d in enumerate(dispatches):
+            callback = callback_of[f"+{d['msisdn']}"]
             status = "delivered" if index % 2 == 0 else "undelivered"
             params = {"MessageSid": d["provider_message_id"], "MessageStatus": status, "AccountSid": ACCOUNT_SID,
                       "To": f"+{d['msisdn']}", "From": SENDER, "ApiVersion": "2010-04-01"}  # fmt: skip

@@ -1,19 +1,24 @@
 """Worker probes: /healthz while the process lives, /readyz once the database answers and every consumer has
-partitions; a database that stops answering makes it 503."""
+partitions; a database that stops answering makes it 503. Background loops survive outages; one that ends
+fails the process."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
+import asyncpg
 from tests.infra import eventually
 
 from devstack.infra import free_port
 from shared.config import ServiceSettings
 from shared.events import SendingScheduled
-from shared.health import serve_health
+from shared.health import liveness, readiness, serve_health
 from shared.kafka import consume
-from shared.runtime import Runtime, open_runtime
+from shared.runtime import HEARTBEAT_SECONDS, Runtime, open_runtime
 
 
 async def test_a_worker_is_ready_once_its_consumers_have_partitions_and_not_without_its_database(
@@ -47,3 +52,61 @@ async def test_a_worker_is_ready_once_its_consumers_have_partitions_and_not_with
                 assert response.status == 200, "alive all the same: restarting would not help"
         finally:
             await probes.cleanup()
+
+
+async def test_a_loop_that_raises_runs_again_and_one_that_ends_makes_the_process_fail_and_unready(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+    runs: list[str] = []
+    stopped = asyncio.Event()
+
+    async def flaky() -> None:
+        runs.append("flaky")
+        if len(runs) < 3:
+            raise ConnectionResetError("the database went away")
+        await asyncio.Event().wait()
+
+    async def ends() -> None:
+        await eventually(lambda: _ran(runs, 3), 10, "the flaky loop run three times")
+
+    def register(runtime: Runtime) -> None:
+        runtime.spawn("flaky", flaky)
+        runtime.spawn("ends", ends)
+
+    async with open_runtime("failing-test", settings, register, stop_process=stopped.set) as runtime:
+        await asyncio.wait_for(stopped.wait(), 20)
+        assert runs == ["flaky"] * 3, "raised twice, run again each time, then kept running"
+        assert runtime.failure == "background task ends ended"
+        status, body = await readiness(runtime)
+        assert (status, body["error"]) == (503, "failed: background task ends ended")
+        assert liveness(runtime)[0] == 503, "so that it is restarted"
+
+
+async def test_the_heartbeat_goes_on_after_the_database_dropped_every_connection(
+    database_url: str, kafka_bootstrap: str, db: asyncpg.Pool
+) -> None:
+    settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+    async with open_runtime("beating-test", settings, lambda runtime: None) as runtime:
+
+        async def beat_at() -> Any:
+            return await db.fetchval(
+                "SELECT beat_at FROM service_heartbeats WHERE service = 'beating-test' AND instance = $1",
+                runtime.instance,
+            )
+
+        first = await eventually(beat_at, 10, "a first heartbeat")
+        await db.execute(  # as a restart of PostgreSQL does
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+
+        async def beat_again() -> bool:
+            return bool((await beat_at()) > first + timedelta(seconds=HEARTBEAT_SECONDS))
+
+        await eventually(beat_again, 20, "heartbeats after the connections were dropped")
+        assert runtime.failure is None
+
+
+async def _ran(runs: list[str], count: int) -> bool:
+    return len(runs) >= count

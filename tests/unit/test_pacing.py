@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
 
-from shared.domain import DispatchId
 from transmitter.pacing import Pacer
-from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, TransientProviderError
-from transmitter.service import Sender
 
 
 async def test_a_free_permit_goes_to_the_highest_priority_waiting_then_the_earliest() -> None:
@@ -89,43 +85,4 @@ async def test_a_request_cancelled_while_waiting_takes_no_permit() -> None:
     await asyncio.wait_for(later, 1)  # the permit went past the cancelled request to the next one
     pacer.release()
     assert pacer._in_flight == 0
-    await pacer.close()
-
-
-class ThrottlingProvider:
-    """Answers the first request with 429 `Retry-After`, every later one with success; records when."""
-
-    name = "throttling"
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-        self.calls: list[float] = []
-
-    async def send(self, message: Outgoing) -> SendResult:
-        self.calls.append(asyncio.get_running_loop().time())
-        if len(self.calls) == 1:
-            await asyncio.sleep(0.01)  # answered after the next slot is due: only the pause holds the next call
-            raise TransientProviderError("429", retry_after=self.retry_after)
-        return SendResult(message.dispatch_id, provider_message_id=f"m{message.dispatch_id}", provider=self.name)
-
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-async def test_after_a_429_no_request_goes_out_before_retry_after_not_even_one_waiting_for_the_permit() -> None:
-    provider = ThrottlingProvider(retry_after=0.3)
-    pacer = Pacer(rate=1000, concurrency=1)
-    sender = Sender(ChannelProviders({"sms": provider}), {"sms": pacer}, 10, 0.01, 0.1)
-    messages = [
-        Outgoing(dispatch_id=DispatchId(i), channel="sms", recipient="4740769126", content={"body": "x"})
-        for i in (1, 2)
-    ]
-    results = await asyncio.gather(*(sender.send(m, None) for m in messages))
-    assert [r.error for r in results] == [None, None]
-    first, *later = provider.calls
-    assert len(later) == 2
-    assert min(later) - first >= 0.3 - 1e-3, "the second message went out during the pause"
     await pacer.close()

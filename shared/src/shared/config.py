@@ -19,6 +19,10 @@ class ServiceSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1, description="tries before a message goes to <topic>.dlq")
     consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    broker_check_seconds: float = Field(default=5.0, gt=0, description="how often the topics are checked for")
+    broker_recovery_seconds: float = Field(
+        default=30.0, gt=0, description="after the broker lost topics, how long consumers may take to be assigned"
+    )
     health_host: str = Field(default="127.0.0.1", description="where a worker's /healthz and /readyz listen")
     health_port: int = Field(default=0, ge=0, description="port of a worker's probes; 0: none (set in Kubernetes)")
     short_link_base_url: str = Field(

@@ -1,26 +1,32 @@
 """Liveness, readiness and metrics over HTTP for the worker services (the api and delivery-receipts serve the
 same `readiness` on their own port).
 
-`/healthz`: the process is alive. `/readyz`: the database answers and every consumer of the process has
-partitions assigned, so it takes work. Off unless `HEALTH_PORT` is set (Kubernetes sets it).
+`/healthz`: the process is alive and has not failed. `/readyz`: the database answers and every consumer of the
+process has partitions assigned, so it takes work. Off unless `HEALTH_PORT` is set (Kubernetes sets it).
 """
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from shared.metrics import exposition, update_consumer_lag
-
-if TYPE_CHECKING:
-    from shared.runtime import Runtime
+from shared.runtime import Runtime
 
 READY_TIMEOUT_SECONDS = 2.0
 
 
-async def readiness(runtime: "Runtime") -> tuple[int, dict[str, str]]:
+def liveness(runtime: Runtime) -> tuple[int, dict[str, str]]:
+    """(status, body) of `/healthz`: 503 once the process failed (`Runtime.fail`), so it is restarted."""
+    if runtime.failure is not None:
+        return 503, {"error": f"failed: {runtime.failure}"}
+    return 200, {"status": "ok"}
+
+
+async def readiness(runtime: Runtime) -> tuple[int, dict[str, str]]:
     """(status, body) of `/readyz` for any service: the database answers and every consumer of the process has
     partitions. Other services are not asked: one absent worker must not take the api out of its Service."""
+    if runtime.failure is not None:
+        return 503, {"error": f"failed: {runtime.failure}"}
     try:
         await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
     except Exception as exc:  # any failure to answer is "not ready", never a crash of the probe
@@ -30,11 +36,12 @@ async def readiness(runtime: "Runtime") -> tuple[int, dict[str, str]]:
     return 200, {"status": "ready"}
 
 
-async def serve_health(runtime: "Runtime", host: str, port: int) -> web.AppRunner:
+async def serve_health(runtime: Runtime, host: str, port: int) -> web.AppRunner:
     """Start the probe endpoints; the caller cleans the returned runner up."""
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        status, body = liveness(runtime)
+        return web.json_response(body, status=status)
 
     async def readyz(_: web.Request) -> web.Response:
         status, body = await readiness(runtime)

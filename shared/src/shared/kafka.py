@@ -4,13 +4,14 @@ Consumers commit offsets only after the handler returned, that is after its Post
 committed (FastStream's Kafka default acknowledges first; design §3 forbids it). A handler that raises
 is retried with backoff by rewinding the partition; after `consumer_max_attempts` tries, or at once for a
 message that cannot even be parsed, the message goes to `<topic>.dlq` with the error and is acknowledged,
-so a partition never stalls.
+so a partition never stalls. An outage of PostgreSQL or the broker is not the message's fault: its handler is
+tried again for as long as the outage lasts, and the message is never dead-lettered for it.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -23,10 +24,14 @@ from shared.config import ServiceSettings
 from shared.events.base import Event
 from shared.events.topics import dead_letter_topic
 from shared.metrics import DEAD_LETTERED
+from shared.outages import is_outage
 
 log = structlog.get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
+
+ANNOUNCE_TIMEOUT_SECONDS = 10.0
+OUTAGE_RETRY_SECONDS = 1.0  # between two tries of a message whose handler met an outage
 
 
 def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
@@ -51,6 +56,24 @@ async def publish_events(broker: KafkaBroker, events: Iterable[Event], key: Call
         await asyncio.gather(*pending)
 
 
+_announcing: set[asyncio.Task[None]] = set()
+
+
+def announce_in_background(broker: KafkaBroker, events: Sequence[Event], key: Callable[[Any], str]) -> None:
+    """Publish events without making the caller wait for the broker: only for work already safe in Postgres,
+    whose own retry loop covers an announcement that gets lost (the broker is away or slow)."""
+
+    async def publish() -> None:
+        try:
+            await asyncio.wait_for(publish_events(broker, events, key), ANNOUNCE_TIMEOUT_SECONDS)
+        except Exception as exc:
+            log.warning("announcement_lost", events=len(events), error=repr(exc)[:300])
+
+    task = asyncio.create_task(publish())
+    _announcing.add(task)
+    task.add_done_callback(_announcing.discard)
+
+
 async def dead_letter(broker: KafkaBroker, topic: str, message: KafkaMessage, error: BaseException) -> None:
     """Send a message that failed permanently to `<topic>.dlq`, with the error in its headers."""
     await dead_letter_record(broker, topic, message.body, getattr(message.raw_message, "key", None), error)
@@ -70,9 +93,13 @@ async def dead_letter_record(
 
 
 class _Attempts:
-    """Counts tries per message (topic, partition, offset) while it is being redelivered."""
+    """Counts tries per message (topic, partition, offset) while it is being redelivered, and decides what a
+    failure means: an outage is waited out however long it lasts; any other error is tried again
+    `consumer_max_attempts` times, then the message goes to its dead-letter topic."""
 
-    def __init__(self) -> None:
+    def __init__(self, topic: str, settings: ServiceSettings) -> None:
+        self._topic = topic
+        self._settings = settings
         self._tries: dict[tuple[str, int, int], int] = {}
 
     def next(self, message: KafkaMessage) -> tuple[tuple[str, int, int], int]:
@@ -85,6 +112,28 @@ class _Attempts:
 
     def forget(self, ident: tuple[str, int, int]) -> None:
         self._tries.pop(ident, None)
+
+    async def failed(
+        self,
+        ident: tuple[str, int, int],
+        attempt: int,
+        error: Exception,
+        give_up: Callable[[Exception], Awaitable[None]],
+    ) -> None:
+        """After the handler raised `error`: returns once the message was given up (dead-lettered), else waits a
+        backoff and raises `error` again, so that NACK_ON_ERROR rewinds the partition and the message comes again."""
+        if is_outage(error):
+            self._tries[ident] = attempt - 1  # not the message's fault: never counted toward the dead letter
+            log.warning("handler_waiting_for_dependency", topic=self._topic, error=repr(error)[:300])
+            await asyncio.sleep(OUTAGE_RETRY_SECONDS)
+            raise error
+        if attempt >= self._settings.consumer_max_attempts:
+            self.forget(ident)
+            await give_up(error)
+            return
+        log.warning("handler_failed_will_retry", topic=self._topic, attempt=attempt, error=repr(error)[:500])
+        await asyncio.sleep(self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+        raise error
 
 
 def event_context(event: Event) -> dict[str, Any]:
@@ -120,7 +169,7 @@ def consume(
     of its own partitions one at a time, in order, while the others handle theirs.
     """
     topic = event_type.topic
-    attempts = _Attempts()
+    attempts = _Attempts(topic, settings)
 
     async def on_message(message: KafkaMessage) -> None:
         try:
@@ -133,13 +182,8 @@ def consume(
             with log_context(**event_context(event)):
                 await handler(event)
         except Exception as exc:
-            if attempt >= settings.consumer_max_attempts:
-                attempts.forget(ident)
-                await dead_letter(broker, topic, message, exc)
-                return
-            log.warning("handler_failed_will_retry", topic=topic, attempt=attempt, error=repr(exc)[:500])
-            await asyncio.sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
-            raise  # NACK_ON_ERROR rewinds the partition: the same message comes again.
+            await attempts.failed(ident, attempt, exc, lambda error: dead_letter(broker, topic, message, error))
+            return
         attempts.forget(ident)
 
     on_message.__name__ = f"on_{topic.replace('.', '_')}"
@@ -166,7 +210,7 @@ def consume_batch(
     Unparsable records go to `<topic>.dlq` at once; a batch whose handler keeps failing goes there whole.
     """
     topic = event_type.topic
-    attempts = _Attempts()
+    attempts = _Attempts(topic, settings)
 
     async def on_batch(message: KafkaMessage) -> None:
         records = list(message.raw_message)
@@ -186,14 +230,13 @@ def consume_batch(
             with log_context():
                 await handler(events)
         except Exception as exc:
-            if attempt >= settings.consumer_max_attempts:
-                attempts.forget(ident)
+
+            async def give_up(error: Exception) -> None:
                 for body, key in parsed:
-                    await dead_letter_record(broker, topic, body, key, exc)
-                return
-            log.warning("batch_handler_failed_will_retry", topic=topic, attempt=attempt, error=repr(exc)[:500])
-            await asyncio.sleep(settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
-            raise
+                    await dead_letter_record(broker, topic, body, key, error)
+
+            await attempts.failed(ident, attempt, exc, give_up)
+            return
         attempts.forget(ident)
 
     on_batch.__name__ = f"on_{topic.replace('.', '_')}_batch"

@@ -25,6 +25,7 @@ DISPATCHES_FAILED = Counter(
 RECEIPTS_APPLIED = Counter(
     "messaging_delivery_receipts", "Delivery receipts by what became of them", ["provider", "outcome"]
 )
+RECEIPTS_WAITING = Gauge("messaging_delivery_receipts_waiting", "Receipts in the inbox waiting for their dispatch")
 DISPATCHES_DELIVERED = Counter(
     "messaging_dispatches_delivery_final", "Dispatches reaching a final delivery status", ["provider", "status"]
 )

@@ -2,7 +2,10 @@
 
 Services start in any order: the runtime waits for PostgreSQL and the broker with backoff instead of
 crashing, creates the topics, and beats in `service_heartbeats` so `/readyz` can tell when the whole
-stack can take a sending.
+stack can take a sending. Its background loops (the heartbeat, the broker watch, a service's own loops) survive
+outages: a loop that raises is logged and run again after a backoff. A loop that ends, or a broker whose
+consumers do not come back after it lost its topics, fails the process: it turns unready and stops with exit
+code 1, for its supervisor (Kubernetes, `make up`) to start it again; it is never left half alive.
 """
 
 import asyncio
@@ -10,6 +13,7 @@ import contextlib
 import os
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,8 +24,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
-from shared.events.topics import ensure_topics
-from shared.health import serve_health
+from shared.events.topics import ensure_topics, missing_topics
 from shared.kafka import make_broker
 from shared.metrics import subscriber_consumers
 
@@ -29,9 +32,16 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
+
+def terminate_self() -> None:
+    """Stop this process as SIGTERM does: gracefully, finishing the work in hand."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 HEARTBEAT_SECONDS = 2.0
 # A service whose last beat is older than this is taken for gone.
 HEARTBEAT_STALE_SECONDS = 10.0
+BROKER_CHECK_TIMEOUT_SECONDS = 10.0
 
 
 async def retry_until_ready(what: str, attempt: Callable[[], Awaitable[T]], max_delay: float = 5.0) -> T:
@@ -40,7 +50,7 @@ async def retry_until_ready(what: str, attempt: Callable[[], Awaitable[T]], max_
     while True:
         try:
             return await attempt()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
+        except Exception as exc:
             log.warning("dependency_not_ready", dependency=what, error=repr(exc)[:300], retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
@@ -57,26 +67,46 @@ class Runtime:
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     started: bool = False
-    _deferred: list[tuple[Awaitable[Any], str]] = field(default_factory=list)
+    failure: str | None = None  # why the process can no longer do its work; set once, never cleared
+    stop_process: Callable[[], None] = terminate_self  # how a failed process stops (tests stop only the runtime)
+    _deferred: list[tuple[str, Callable[[], Awaitable[Any]]]] = field(default_factory=list)
 
-    def spawn(self, coro: Awaitable[Any], name: str) -> None:
-        """Run a background task for the life of the runtime (from the broker's start); failures are logged."""
+    def spawn(self, name: str, loop: Callable[[], Awaitable[Any]]) -> None:
+        """Run `loop()` for the life of the runtime (from the broker's start). When it raises, it is logged and
+        run again after a backoff (0.1 s doubling to 5 s): a database or broker outage never ends it. When it
+        returns, the process fails (see the module doc)."""
         if not self.started:
-            self._deferred.append((coro, name))
+            self._deferred.append((name, loop))
             return
-
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background_task_failed", task=name)
-                raise
-
-        task = asyncio.create_task(guarded(), name=name)
+        task = asyncio.create_task(self._keep_running(name, loop), name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _keep_running(self, name: str, loop: Callable[[], Awaitable[Any]]) -> None:
+        delay = 0.1
+        while True:
+            started = time.monotonic()
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if time.monotonic() - started > 60:
+                    delay = 0.1  # it ran fine for a while: this is a new outage
+                log.warning("background_task_failed", task=name, error=repr(exc)[:300], retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.fail(f"background task {name} ended")
+            return
+
+    def fail(self, reason: str) -> None:
+        """The process can no longer do its work: unready from now on, and stopped as if by SIGTERM (exit code 1)."""
+        if self.failure is not None:
+            return
+        self.failure = reason
+        log.error("process_failed", reason=reason)
+        self.stop_process()
 
     def consumers_assigned(self) -> bool:
         """True once every subscriber of the broker has partitions assigned (it will see new events); of a
@@ -93,14 +123,45 @@ class Runtime:
                 "ON CONFLICT (service, instance) DO UPDATE SET ready = excluded.ready, beat_at = now()",
                 self.service,
                 self.instance,
-                self.consumers_assigned(),
+                self.failure is None and self.consumers_assigned(),
             )
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def watch_broker(self) -> None:
+        """Ensure the topics again whenever the broker lost some (it restarted empty, an operator deleted one); the
+        consumers then have `broker_recovery_seconds` to be assigned partitions again, else the process fails."""
+        settings = self.settings
+        lost_at: float | None = None
+        while True:
+            await asyncio.sleep(settings.broker_check_seconds)
+            try:
+                missing = await asyncio.wait_for(
+                    missing_topics(settings.kafka_bootstrap_servers), BROKER_CHECK_TIMEOUT_SECONDS
+                )
+                if missing:
+                    log.warning("broker_topics_missing", topics=sorted(missing))
+                    await ensure_topics(
+                        settings.kafka_bootstrap_servers, settings.topic_partitions, settings.topic_replication_factor
+                    )
+                    lost_at = time.monotonic()
+            except Exception as exc:  # the broker is away: nothing to decide until it answers again
+                log.warning("broker_check_failed", error=repr(exc)[:300])
+                continue
+            if lost_at is None:
+                continue
+            if self.consumers_assigned():
+                log.info("broker_recovered", seconds=round(time.monotonic() - lost_at, 1))
+                lost_at = None
+            elif time.monotonic() - lost_at > settings.broker_recovery_seconds:
+                self.fail("consumers were not assigned partitions again after the broker lost its topics")
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    service: str, settings: ServiceSettings, register: Callable[[Runtime], None]
+    service: str,
+    settings: ServiceSettings,
+    register: Callable[[Runtime], None],
+    stop_process: Callable[[], None] = terminate_self,
 ) -> AsyncIterator[Runtime]:
     """Open pool and broker (waiting for them), let `register` add subscribers and tasks, start, then close."""
     await retry_until_ready(
@@ -114,13 +175,17 @@ async def open_runtime(
         lambda: create_pool(settings.database_url, settings.db_pool_min_size, settings.db_pool_max_size),
     )
     broker = make_broker(settings, client_id=service)
-    runtime = Runtime(service=service, settings=settings, pool=pool, broker=broker)
+    runtime = Runtime(service=service, settings=settings, pool=pool, broker=broker, stop_process=stop_process)
     try:
         register(runtime)
         await retry_until_ready("kafka", broker.start)
         runtime.started = True
-        for coro, name in [(runtime.beat_forever(), "heartbeat"), *runtime._deferred]:
-            runtime.spawn(coro, name)
+        own: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("heartbeat", runtime.beat_forever),
+            ("broker-watch", runtime.watch_broker),
+        ]
+        for name, loop in [*own, *runtime._deferred]:
+            runtime.spawn(name, loop)
         log.info("service_started", instance=runtime.instance)
         yield runtime
     finally:
@@ -134,36 +199,4 @@ async def open_runtime(
                 "DELETE FROM service_heartbeats WHERE service = $1 AND instance = $2", service, runtime.instance
             )
         await pool.close()
-        log.info("service_stopped")
-
-
-async def wait_for_signal() -> None:
-    """Return on SIGTERM or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-
-
-async def run_worker(
-    service: str,
-    settings: ServiceSettings,
-    register: Callable[[Runtime], None],
-    after: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Run a worker service until SIGTERM/SIGINT, then shut down gracefully; probes on HEALTH_PORT if set.
-
-    `after` runs once the broker stopped and the batch in hand finished (to close provider connections).
-    """
-    async with open_runtime(service, settings, register) as runtime:
-        probes = None
-        if settings.health_port:
-            probes = await serve_health(runtime, settings.health_host, settings.health_port)
-        try:
-            await wait_for_signal()
-        finally:
-            if probes is not None:
-                await probes.cleanup()
-    if after is not None:
-        await after()
+        log.info("service_stopped", failure=runtime.failure)

@@ -77,8 +77,9 @@ def run() -> None:
     """Serve the API on API_HOST:API_PORT until SIGTERM (in-flight requests are drained)."""
     settings = ApiSettings()
     configure_logging("api", settings.log_level, settings.log_json)
+    app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
@@ -88,3 +89,6 @@ def run() -> None:
         # connection the server is closing.
         timeout_keep_alive=75,
     )
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is not None and runtime.failure is not None:
+        raise SystemExit(1)  # its supervisor starts it again

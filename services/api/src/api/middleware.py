@@ -10,6 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,8 +21,10 @@ log = structlog.get_logger(__name__)
 
 IDEMPOTENCY_HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
-# A first request still "running" after this long is taken for dead (its process crashed): retry allowed.
-RUNNING_LEASE_SECONDS = 120
+# A retry that arrives while the first request still runs waits this long for its answer, then gets 409.
+KEY_WAIT_SECONDS = 10
+# Where an idempotent request's connection travels in the ASGI scope (routes/deps.py `connection` takes it).
+REQUEST_CONNECTION = "messaging.connection"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -148,11 +151,24 @@ class BodyLimitMiddleware:
         await self.app(scope, _replay(body), send)
 
 
+class _Discarded(Exception):
+    """A 5xx answer: everything the request wrote is rolled back with its key, so a retry may succeed."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        super().__init__("5xx")
+        self.messages = messages
+
+
 @dataclass
 class IdempotencyMiddleware:
-    """Same key + same request within 24 h ⇒ the stored answer; other request ⇒ 422; still running ⇒ 409.
+    """Same key + same request within 24 h ⇒ the stored answer; the same key with another request ⇒ 422.
 
-    Keys are scoped per LC and token. Answers of 5xx are not stored, so the client may retry.
+    The request runs inside the transaction that claims its key, on that transaction's connection
+    (`REQUEST_CONNECTION`), and its answer is stored in the same transaction: the key, what the request wrote and
+    its answer commit together, or not at all. A process that dies before the commit leaves nothing behind, so the
+    client's retry runs afresh; a retry that arrives while the first request still runs waits for it (up to
+    `KEY_WAIT_SECONDS`, else 409) and gets its answer. A 5xx answer rolls everything back and is not stored. Keys
+    are scoped per LC and token.
     """
 
     app: ASGIApp
@@ -173,15 +189,25 @@ class IdempotencyMiddleware:
             ).encode()
         ).digest()
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).digest()
-        pool = scope["app"].state.runtime.pool
-        async with pool.acquire() as conn:
-            stored = await _claim(conn, owner, key, fingerprint)
+        stored: dict[str, Any] | None = None
+        messages: list[Message] = []
+        async with scope["app"].state.runtime.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    stored = await _claim(conn, owner, key, fingerprint)
+                    if stored is None:
+                        messages = await self._run(scope, body, conn)
+                        await _store_answer(conn, owner, key, messages)
+            except _Discarded as discarded:
+                messages = discarded.messages
+            except asyncpg.LockNotAvailableError:
+                await _json(send, 409, {"error": "A request with this Idempotency-Key is still in progress"})
+                return
         if stored is None:
-            await self._run_and_store(scope, body, send, pool, owner, key)
+            for message in messages:
+                await send(message)
         elif stored["fingerprint"] != fingerprint:
             await _json(send, 422, {"error": "Idempotency-Key was already used with a different request"})
-        elif stored["status"] is None:
-            await _json(send, 409, {"error": "A request with this Idempotency-Key is still in progress"})
         else:
             await send(
                 {
@@ -192,51 +218,35 @@ class IdempotencyMiddleware:
             )
             await send({"type": "http.response.body", "body": stored["body"]})
 
-    async def _run_and_store(self, scope: Scope, body: bytes, send: Send, pool: Any, owner: bytes, key: str) -> None:
-        """Run the request, store its answer, and only then send it: once the client has it, the key is settled."""
+    async def _run(self, scope: Scope, body: bytes, conn: Conn) -> list[Message]:
+        """Run the request on `conn` and capture its answer (raises `_Discarded` for a 5xx)."""
         messages: list[Message] = []
 
         async def capture(message: Message) -> None:
             messages.append(message)
 
-        try:
-            await self.app(scope, _replay(body), capture)
-        finally:
-            start = next((m for m in messages if m["type"] == "http.response.start"), None)
-            status = start["status"] if start else 500
-            async with pool.acquire() as conn:
-                if status >= 500:
-                    await conn.execute("DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2", owner, key)
-                else:
-                    assert start is not None
-                    content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode()
-                    payload = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-                    await conn.execute(
-                        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5, completed_at = now() "
-                        "WHERE owner = $1 AND key = $2",
-                        owner,
-                        key,
-                        status,
-                        content_type,
-                        payload,
-                    )
-        for message in messages:
-            await send(message)
+        await self.app({**scope, REQUEST_CONNECTION: conn}, _replay(body), capture)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        if start is None or start["status"] >= 500:
+            raise _Discarded(messages)
+        return messages
 
 
 async def _claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes) -> dict[str, Any] | None:
-    """None when this request now owns the key; else the row of the request that owns it."""
+    """None when this request now owns the key (in the caller's transaction); else the row of the request that
+    owned it. While another transaction holds the key, this waits for its end, `KEY_WAIT_SECONDS` at most."""
+    await conn.execute(f"SET LOCAL lock_timeout = '{KEY_WAIT_SECONDS}s'")
     claimed = await conn.fetchval(
         "INSERT INTO idempotency_keys (owner, key, fingerprint) VALUES ($1, $2, $3) "
         "ON CONFLICT (owner, key) DO UPDATE SET fingerprint = excluded.fingerprint, status = NULL, body = NULL, "
         "content_type = NULL, created_at = now(), completed_at = NULL "
-        "WHERE idempotency_keys.created_at < now() - interval '24 hours' OR (idempotency_keys.status IS NULL "
-        "AND idempotency_keys.created_at < now() - make_interval(secs => $4)) RETURNING true",
+        "WHERE idempotency_keys.created_at < now() - interval '24 hours' OR idempotency_keys.status IS NULL "
+        "RETURNING true",
         owner,
         key,
         fingerprint,
-        RUNNING_LEASE_SECONDS,
     )
+    await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
     if claimed:
         return None
     row = await conn.fetchrow(
@@ -245,6 +255,21 @@ async def _claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes) -> dict
         key,
     )
     return dict(row) if row else None
+
+
+async def _store_answer(conn: Conn, owner: bytes, key: str, messages: list[Message]) -> None:
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode()
+    payload = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    await conn.execute(
+        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5, completed_at = now() "
+        "WHERE owner = $1 AND key = $2",
+        owner,
+        key,
+        start["status"],
+        content_type,
+        payload,
+    )
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Settings of the delivery-receipts service."""
 
+from pydantic import Field
+
 from shared.config import ServiceSettings
 
 
@@ -14,3 +16,12 @@ class ReceiptsSettings(ServiceSettings):
     receipts_public_url: str = "http://127.0.0.1:8001"  # how providers reach us: the URL Twilio signs
     generic_webhook_secret: str = ""  # Standard Webhooks secret (`whsec_...`) of /webhooks/generic; refused while empty
     sendgrid_webhook_public_key: str = ""  # the event webhook's verification key (base64 DER); refused while empty
+    receipts_retry_seconds: float = Field(default=0.5, gt=0, description="how often waiting receipts are looked at")
+    receipt_retry_base_seconds: float = Field(
+        default=0.5, gt=0, description="first wait of a receipt whose dispatch is not known yet (doubled each try)"
+    )
+    receipt_retry_max_seconds: float = Field(default=30, gt=0, description="longest wait between two tries")
+    receipt_match_timeout_seconds: float = Field(
+        default=86_400, gt=0, description="a receipt still unmatched this long after it came is dropped"
+    )
+    receipts_keep_hours: float = Field(default=72, gt=0, description="receipts done with are forgotten after this")

@@ -7,8 +7,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from delivery_receipts.config import ReceiptsSettings
+from delivery_receipts.handlers import on_delivery_statuses
 from delivery_receipts.routes import router
-from delivery_receipts.service import apply_delivery_statuses
+from delivery_receipts.service import retry_waiting_receipts
 from shared.events import DeliveryStatusReceived
 from shared.events.catalog import consumer_group
 from shared.kafka import consume_batch
@@ -21,10 +22,8 @@ GROUP = consumer_group("delivery-receipts", DeliveryStatusReceived, batch=True)
 
 def create_app(settings: ReceiptsSettings) -> FastAPI:
     def register(runtime: Runtime) -> None:
-        async def on_delivery_statuses(events: list[DeliveryStatusReceived]) -> None:
-            await apply_delivery_statuses(runtime.pool, events)
-
-        consume_batch(runtime.broker, settings, DeliveryStatusReceived, GROUP, on_delivery_statuses)
+        consume_batch(runtime.broker, settings, DeliveryStatusReceived, GROUP, on_delivery_statuses(runtime, settings))
+        runtime.spawn("receipts-inbox", lambda: retry_waiting_receipts(runtime.pool, settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,8 +41,9 @@ def create_app(settings: ReceiptsSettings) -> FastAPI:
 def run() -> None:
     settings = ReceiptsSettings()
     configure_logging("delivery-receipts", settings.log_level, settings.log_json)
+    app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.receipts_host,
         port=settings.receipts_port,
         log_config=None,
@@ -51,3 +51,6 @@ def run() -> None:
         timeout_graceful_shutdown=20,
         timeout_keep_alive=75,
     )
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is not None and runtime.failure is not None:
+        raise SystemExit(1)  # its supervisor starts it again

@@ -1,21 +1,23 @@
-"""Provider webhooks: verify, publish `delivery.status`, answer at once."""
+"""Provider webhooks: verify, store in the inbox, answer; the `delivery.status` announcement follows.
+
+A 2xx is sent only once the receipt is committed, so a provider that got one never needs to send it again, and
+a report it sends again anyway (a retry) is a duplicate of the one stored."""
 
 import urllib.parse
-from collections import Counter
 
 import orjson
 from fastapi import APIRouter, Request
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.responses import Response
 
-from delivery_receipts.service import (
-    count_outcomes,
+from delivery_receipts.receipts import (
+    Receipt,
     normalize_generic_receipt,
     normalize_sandbox_receipt,
     normalize_sendgrid_events,
     normalize_twilio_callback,
-    record_outcomes,
 )
+from delivery_receipts.service import announce, count_foreign, store_receipts
 from delivery_receipts.signatures import (
     SANDBOX_SIGNATURE_HEADER,
     SENDGRID_SIGNATURE_HEADER,
@@ -26,8 +28,7 @@ from delivery_receipts.signatures import (
     twilio_signature_valid,
 )
 from shared.formats import utcnow
-from shared.health import readiness
-from shared.kafka import publish_events
+from shared.health import liveness, readiness
 from shared.metrics import exposition, update_consumer_lag
 
 router = APIRouter()
@@ -35,6 +36,14 @@ router = APIRouter()
 
 def _error(status: int, message: str) -> Response:
     return Response(orjson.dumps({"error": message}), status_code=status, media_type="application/json")
+
+
+async def _accept(request: Request, receipts: list[Receipt]) -> Response:
+    """Store the receipts (committed before the answer), announce the new ones, answer 204."""
+    runtime = request.app.state.runtime
+    stored = await store_receipts(runtime.pool, receipts)
+    announce(runtime.broker, stored)
+    return Response(status_code=204)
 
 
 @router.post("/webhooks/sandbox", status_code=204)
@@ -47,11 +56,10 @@ async def sandbox_receipt(request: Request) -> Response:
     ):
         return _error(401, "invalid signature")
     try:
-        event = normalize_sandbox_receipt(orjson.loads(body))
+        receipt = normalize_sandbox_receipt(orjson.loads(body))
     except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
         return _error(422, "malformed receipt")
-    await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
-    return Response(status_code=204)
+    return await _accept(request, [receipt])
 
 
 @router.post("/webhooks/twilio", status_code=204)
@@ -72,17 +80,13 @@ async def twilio_callback(request: Request) -> Response:
         return _error(401, "invalid signature")
     fields = dict(params)
     if settings.twilio_account_sid and fields.get("AccountSid") != settings.twilio_account_sid:
-        foreign = Counter({("twilio", "foreign"): 1})
-        async with request.app.state.runtime.pool.acquire() as conn:  # not ours: dropped, counted
-            await record_outcomes(conn, foreign)
-        count_outcomes(foreign)
+        await count_foreign(request.app.state.runtime.pool, "twilio")  # not ours: dropped, counted
         return Response(status_code=204)
     try:
-        event = normalize_twilio_callback(fields, utcnow())
-    except KeyError:
+        receipt = normalize_twilio_callback(fields, request.query_params, utcnow())
+    except (KeyError, ValueError):
         return _error(422, "malformed status callback")
-    await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
-    return Response(status_code=204)
+    return await _accept(request, [receipt])
 
 
 @router.post("/webhooks/sendgrid", status_code=204)
@@ -94,11 +98,10 @@ async def sendgrid_events(request: Request) -> Response:
     if not sendgrid_signature_valid(key, body, signature, request.headers.get(SENDGRID_TIMESTAMP_HEADER)):
         return _error(401, "invalid signature")
     try:
-        events = normalize_sendgrid_events(orjson.loads(body))
+        receipts = normalize_sendgrid_events(orjson.loads(body))
     except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
         return _error(422, "malformed events")
-    await publish_events(request.app.state.runtime.broker, events, lambda e: e.provider_message_id)
-    return Response(status_code=204)
+    return await _accept(request, receipts)
 
 
 @router.post("/webhooks/generic", status_code=204)
@@ -114,11 +117,10 @@ async def generic_receipt(request: Request) -> Response:
     except WebhookVerificationError:
         return _error(401, "invalid signature")
     try:
-        event = normalize_generic_receipt(payload, utcnow())
+        receipt = normalize_generic_receipt(payload, request.headers["webhook-id"], utcnow())
     except (KeyError, ValueError, TypeError):
         return _error(422, "malformed receipt")
-    await publish_events(request.app.state.runtime.broker, [event], lambda e: event.provider_message_id)
-    return Response(status_code=204)
+    return await _accept(request, [receipt])
 
 
 @router.get("/metrics")
@@ -130,8 +132,9 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/healthz")
-async def healthz() -> Response:
-    return Response(b'{"status":"ok"}', media_type="application/json")
+async def healthz(request: Request) -> Response:
+    status, body = liveness(request.app.state.runtime)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 @router.get("/readyz")

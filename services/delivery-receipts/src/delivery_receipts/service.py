@@ -1,180 +1,159 @@
-"""Receipts: normalize what providers report, and apply it to dispatches only ever forwards."""
+"""Receipts: stored in the inbox before the provider is answered, then applied to their dispatches in bulk.
 
+The webhook's 2xx means the receipt is in Postgres; `delivery.status` only announces it, and the consumer of
+that topic applies the announced receipts at once. A receipt that cannot be applied yet (its dispatch is in
+flight, or not known) waits in the inbox and is tried again with backoff by `retry_waiting_receipts`, the
+inbox's own loop, which also picks up receipts whose announcement was lost; one still unmatched after
+`receipt_match_timeout_seconds` is dropped with a metric and a log line. No broker failure can lose a receipt.
+"""
+
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import asyncpg
 import structlog
+from faststream.kafka import KafkaBroker
 
-from shared.db import Conn
+from delivery_receipts import repository
+from delivery_receipts.config import ReceiptsSettings
+from delivery_receipts.receipts import Receipt, decide
 from shared.domain import DeliveryStatus
 from shared.events import DeliveryStatusReceived
-from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED
+from shared.kafka import announce_in_background
+from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED, RECEIPTS_WAITING
 
 log = structlog.get_logger(__name__)
 
-# Raw provider statuses onto ours; anything unknown leaves the dispatch pending with the raw status kept.
-_SANDBOX_STATUSES = {
-    "delivered": DeliveryStatus.DELIVERED,
-    "failed": DeliveryStatus.FAILED,
-    "undelivered": DeliveryStatus.FAILED,
-}
+GROUP = 1000  # receipts applied per transaction
+PURGE_EVERY_SECONDS = 60.0
 
 
-def normalize_sandbox_receipt(payload: dict[str, object]) -> DeliveryStatusReceived:
-    """The sandbox's receipt as our event (raises ValueError/KeyError on a malformed one)."""
-    raw_status = str(payload["status"])
-    reported_at = datetime.fromisoformat(str(payload["timestamp"]))
-    return DeliveryStatusReceived(
-        provider="sandbox",
-        provider_message_id=str(payload["message_id"]),
-        status=_SANDBOX_STATUSES.get(raw_status, DeliveryStatus.PENDING),
-        external_status=raw_status,
-        reported_at=reported_at,
-    )
-
-
-_GENERIC_STATUSES = {**_SANDBOX_STATUSES, "bounced": DeliveryStatus.FAILED, "rejected": DeliveryStatus.FAILED}
-
-
-def normalize_generic_receipt(payload: object, received_at: datetime) -> DeliveryStatusReceived:
-    """`{"provider", "message_id", "status", "timestamp"?}` as our event (raises on a malformed one)."""
-    if not isinstance(payload, dict):
-        raise TypeError("a receipt is a JSON object")
-    raw_status = str(payload["status"])
-    reported = payload.get("timestamp")
-    return DeliveryStatusReceived(
-        provider=str(payload["provider"]),
-        provider_message_id=str(payload["message_id"]),
-        status=_GENERIC_STATUSES.get(raw_status, DeliveryStatus.PENDING),
-        external_status=raw_status,
-        reported_at=datetime.fromisoformat(str(reported)) if reported else received_at,
-    )
-
-
-# SendGrid event types (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event).
-_SENDGRID_STATUSES = {
-    "delivered": DeliveryStatus.DELIVERED,
-    "bounce": DeliveryStatus.FAILED,
-    "dropped": DeliveryStatus.FAILED,
-}
-_SENDGRID_DELIVERY_EVENTS = {"processed", "deferred", "delivered", "bounce", "dropped"}  # not opens or clicks
-
-
-def normalize_sendgrid_events(payload: object) -> list[DeliveryStatusReceived]:
-    """The delivery events of a SendGrid event batch as our events (engagement events are left out)."""
-    if not isinstance(payload, list):
-        raise TypeError("SendGrid posts a JSON array of events")
-    events = []
-    for item in payload:
-        if not isinstance(item, dict) or item.get("event") not in _SENDGRID_DELIVERY_EVENTS:
-            continue
-        raw_status = str(item["event"])
-        events.append(
-            DeliveryStatusReceived(
-                provider="sendgrid",
-                provider_message_id=str(item["sg_message_id"]).split(".", 1)[0],  # "<X-Message-Id>.filter…"
-                status=_SENDGRID_STATUSES.get(raw_status, DeliveryStatus.PENDING),
-                external_status=raw_status,
-                reported_at=datetime.fromtimestamp(float(item["timestamp"]), UTC),
-            )
-        )
-    return events
-
-
-# Twilio's MessageStatus values (https://www.twilio.com/docs/messaging/api/message-resource#message-status-values).
-_TWILIO_STATUSES = {
-    "delivered": DeliveryStatus.DELIVERED,
-    "read": DeliveryStatus.DELIVERED,
-    "undelivered": DeliveryStatus.FAILED,
-    "failed": DeliveryStatus.FAILED,
-}
-
-
-def normalize_twilio_callback(params: dict[str, str], reported_at: datetime) -> DeliveryStatusReceived:
-    """A Twilio status callback as our event (raises KeyError when `MessageSid` or `MessageStatus` is missing)."""
-    raw_status = params["MessageStatus"]
-    return DeliveryStatusReceived(
-        provider="twilio",
-        provider_message_id=params["MessageSid"],
-        status=_TWILIO_STATUSES.get(raw_status, DeliveryStatus.PENDING),
-        external_status=raw_status if "ErrorCode" not in params else f"{raw_status} ({params['ErrorCode']})",
-        reported_at=reported_at,
-    )
-
-
-def latest_word(events: Sequence[DeliveryStatusReceived]) -> list[DeliveryStatusReceived]:
-    """One receipt per message: the first final one reported, else the last interim one."""
-    chosen: dict[tuple[str, str], DeliveryStatusReceived] = {}
-    for event in sorted(events, key=lambda e: e.reported_at):
-        key = (event.provider, event.provider_message_id)
-        current = chosen.get(key)
-        if current is None or current.status == DeliveryStatus.PENDING:
-            chosen[key] = event
-    return list(chosen.values())
-
-
-async def apply_delivery_statuses(pool: asyncpg.Pool, events: Sequence[DeliveryStatusReceived]) -> Counter[str]:
-    """Apply a batch of receipts in one statement; a final status never changes again. Returns and records
-    how many were applied, stale (duplicate or late) or unknown."""
-    receipts = latest_word(events)
+async def store_receipts(pool: asyncpg.Pool, receipts: Sequence[Receipt]) -> list[tuple[int, Receipt]]:
+    """Store receipts in the inbox (a report stored before counts as a duplicate); returns the new ones."""
+    if not receipts:
+        return []
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            """
-            WITH r AS (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-                    AS r(provider, message_id, status, external, reported_at)
-            ), updated AS (
-                UPDATE dispatches d SET delivery_status = r.status, external_delivery_status = r.external,
-                    delivered_at = CASE WHEN r.status = 'delivered' THEN r.reported_at END, updated_at = now()
-                FROM r WHERE d.provider = r.provider AND d.provider_message_id = r.message_id
-                    AND d.delivery_status = 'pending'
-                RETURNING d.provider, d.provider_message_id
-            )
-            SELECT r.provider, r.status,
-                   EXISTS (SELECT 1 FROM updated u WHERE u.provider = r.provider
-                           AND u.provider_message_id = r.message_id) AS applied,
-                   EXISTS (SELECT 1 FROM dispatches d WHERE d.provider = r.provider
-                           AND d.provider_message_id = r.message_id) AS known
-            FROM r
-            """,
-            [e.provider for e in receipts],
-            [e.provider_message_id for e in receipts],
-            [e.status.value for e in receipts],
-            [e.external_status for e in receipts],
-            [e.reported_at for e in receipts],
+        stored = await repository.insert_receipts(conn, receipts)
+        duplicates = Counter((r.provider, "duplicate") for r in receipts) - Counter(
+            (r.provider, "duplicate") for _, r in stored
         )
-        outcomes: Counter[tuple[str, str]] = Counter(
-            (r["provider"], "applied" if r["applied"] else "stale" if r["known"] else "unknown") for r in rows
-        )
-        # Receipts of a message that the same batch reported again are stale too.
-        kept = Counter(e.provider for e in receipts)
-        for provider, count in Counter(e.provider for e in events).items():
-            if count > kept[provider]:
-                outcomes[(provider, "stale")] += count - kept[provider]
-        await record_outcomes(conn, outcomes)
-    count_outcomes(outcomes)
-    for row in rows:
-        if row["applied"] and row["status"] != DeliveryStatus.PENDING.value:
-            DISPATCHES_DELIVERED.labels(row["provider"], row["status"]).inc()
-    if any(o == "unknown" for _, o in outcomes):
-        log.info("receipts_for_unknown_messages", count=sum(n for (_, o), n in outcomes.items() if o == "unknown"))
-    return Counter({outcome: n for (_, outcome), n in outcomes.items()})
+        await repository.record_outcomes(conn, duplicates)
+    count_outcomes(duplicates)
+    return stored
 
 
-async def record_outcomes(conn: Conn, outcomes: Counter[tuple[str, str]]) -> None:
-    """Add to the receipts' counts in the caller's transaction (`count_outcomes` after it committed)."""
-    if not outcomes:
-        return
-    await conn.execute(
-        "INSERT INTO receipt_counts (provider, outcome, count) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "
-        "ON CONFLICT (provider, outcome) DO UPDATE SET count = receipt_counts.count + EXCLUDED.count",
-        [p for p, _ in outcomes],
-        [o for _, o in outcomes],
-        list(outcomes.values()),
+async def count_foreign(pool: asyncpg.Pool, provider: str) -> None:
+    """A receipt of another account of ours at the provider: dropped, and counted."""
+    foreign = Counter({(provider, "foreign"): 1})
+    async with pool.acquire() as conn:
+        await repository.record_outcomes(conn, foreign)
+    count_outcomes(foreign)
+
+
+def announce(broker: KafkaBroker, stored: Sequence[tuple[int, Receipt]]) -> None:
+    """Ring the consumer's doorbell for stored receipts, without waiting for the broker (they are safe)."""
+    events = [
+        DeliveryStatusReceived(
+            provider=r.provider,
+            provider_message_id=r.provider_message_id,
+            status=r.status,
+            external_status=r.external_status,
+            reported_at=r.reported_at,
+            receipt_id=receipt_id,
+            dispatch_id=r.dispatch_id,
+        )
+        for receipt_id, r in stored
+    ]
+    if events:
+        announce_in_background(broker, events, lambda e: str(e.provider_message_id))
+
+
+async def on_announced(
+    pool: asyncpg.Pool, settings: ReceiptsSettings, events: Sequence[DeliveryStatusReceived]
+) -> Counter[str]:
+    """Apply announced receipts. An event that carries its receipt rather than an inbox id (published by an
+    older version, or by another service) is stored first."""
+    ids = [e.receipt_id for e in events if e.receipt_id is not None]
+    carried = [_receipt_of(e) for e in events if e.receipt_id is None]
+    ids += [receipt_id for receipt_id, _ in await store_receipts(pool, carried)]
+    return await apply_receipts(pool, settings, ids)
+
+
+def _receipt_of(event: DeliveryStatusReceived) -> Receipt:
+    return Receipt(
+        provider=event.provider,
+        event_key=f"{event.provider_message_id}:{event.external_status}",
+        provider_message_id=event.provider_message_id,
+        status=event.status,
+        external_status=event.external_status,
+        reported_at=event.reported_at,
+        dispatch_id=event.dispatch_id,
     )
+
+
+async def apply_receipts(pool: asyncpg.Pool, settings: ReceiptsSettings, ids: Sequence[int] | None) -> Counter[str]:
+    """Apply the inbox's receipts `ids` (None: those whose next try is due, a group at most) in one transaction.
+    Returns how many were applied, settled an ambiguous dispatch, were stale, or still wait."""
+    async with pool.acquire() as conn, conn.transaction():
+        if ids is None:
+            receipts = await repository.take_due_receipts(conn, GROUP)
+        else:
+            receipts = await repository.take_receipts(conn, ids)
+        if not receipts:
+            return Counter()
+        dispatches = await repository.lock_dispatches(conn, receipts)
+        decision = decide(receipts, dispatches)
+        await repository.apply_changes(conn, decision.changes)
+        await repository.close_receipts(conn, decision.closed)
+        await repository.postpone_receipts(
+            conn, decision.waiting, settings.receipt_retry_base_seconds, settings.receipt_retry_max_seconds
+        )
+        outcomes = Counter((s.receipt.provider, decision.closed[s.id]) for s in receipts if s.id in decision.closed)
+        await repository.record_outcomes(conn, outcomes)
+    count_outcomes(outcomes)
+    receipt_of = {s.id: s.receipt for s in receipts}
+    for receipt_id, outcome in decision.closed.items():
+        receipt = receipt_of[receipt_id]
+        if outcome != "stale" and receipt.status != DeliveryStatus.PENDING:
+            DISPATCHES_DELIVERED.labels(receipt.provider, receipt.status.value).inc()
+    settled = [c.dispatch_id for c in decision.changes if c.settle]
+    if settled:
+        log.info("ambiguous_dispatches_settled_by_receipts", dispatch_ids=settled[:50], count=len(settled))
+    counts = Counter(decision.closed.values())
+    counts["waiting"] = len(decision.waiting)
+    return counts
+
+
+async def expire_unmatched(pool: asyncpg.Pool, settings: ReceiptsSettings) -> int:
+    """Drop receipts that found no dispatch within `receipt_match_timeout_seconds`; each is logged and counted."""
+    async with pool.acquire() as conn, conn.transaction():
+        expired = await repository.expire_receipts(conn, settings.receipt_match_timeout_seconds, GROUP)
+        outcomes = Counter((provider, "expired") for _, provider, _ in expired)
+        await repository.record_outcomes(conn, outcomes)
+    count_outcomes(outcomes)
+    for receipt_id, provider, message_id in expired:
+        log.warning(
+            "receipt_expired_unmatched", receipt_id=receipt_id, provider=provider, provider_message_id=message_id
+        )
+    return len(expired)
+
+
+async def retry_waiting_receipts(pool: asyncpg.Pool, settings: ReceiptsSettings) -> None:
+    """The inbox's own loop: apply due receipts, expire the hopeless ones, forget old ones (for ever)."""
+    loop = asyncio.get_running_loop()
+    last_purge = 0.0
+    while True:
+        while sum((await apply_receipts(pool, settings, None)).values()) >= GROUP:
+            pass  # a full group: there may be more due at once
+        while await expire_unmatched(pool, settings) >= GROUP:
+            pass
+        async with pool.acquire() as conn:
+            RECEIPTS_WAITING.set(await repository.count_waiting_receipts(conn))
+            if loop.time() - last_purge >= PURGE_EVERY_SECONDS:
+                await repository.delete_old_receipts(conn, settings.receipts_keep_hours * 3600, 10 * GROUP)
+                last_purge = loop.time()
+        await asyncio.sleep(settings.receipts_retry_seconds)
 
 
 def count_outcomes(outcomes: Counter[tuple[str, str]]) -> None:

@@ -9,7 +9,8 @@ from shared.events import PreparationRangeDue, SendingScheduled
 from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
-from shared.runtime import Runtime, run_worker
+from shared.runtime import Runtime
+from shared.worker import run_worker
 
 SCHEDULED_GROUP = consumer_group("preparer", SendingScheduled)
 RANGES_GROUP = consumer_group("preparer", PreparationRangeDue)

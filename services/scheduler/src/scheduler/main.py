@@ -10,7 +10,8 @@ from scheduler.config import SchedulerSettings
 from scheduler.repository import SENDINGS_DUE_CHANNEL
 from scheduler.service import run_retention, run_scheduler
 from shared.logging import configure_logging
-from shared.runtime import Runtime, run_worker
+from shared.runtime import Runtime
+from shared.worker import run_worker
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +39,9 @@ async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
 def register(settings: SchedulerSettings) -> Callable[[Runtime], None]:
     def setup(runtime: Runtime) -> None:
         wake = asyncio.Event()
-        runtime.spawn(listen_for_due_sendings(settings.database_url, wake), "listen")
-        runtime.spawn(run_scheduler(runtime.pool, runtime.broker, settings, wake), "scheduler")
-        runtime.spawn(run_retention(runtime.pool, settings), "retention")
+        runtime.spawn("listen", lambda: listen_for_due_sendings(settings.database_url, wake))
+        runtime.spawn("scheduler", lambda: run_scheduler(runtime.pool, runtime.broker, settings, wake))
+        runtime.spawn("retention", lambda: run_retention(runtime.pool, settings))
 
     return setup
 

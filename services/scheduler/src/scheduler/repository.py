@@ -94,10 +94,12 @@ async def unclaimed_dispatch_ids(conn: Conn, sending_id: SendingId, limit: int) 
 
 
 async def fail_expired_claims(conn: Conn) -> list[SendingId]:
-    """A claim that expired unmarked means the provider call's outcome is unknown: fail, never resend."""
+    """A claim that expired without an outcome means the provider call's outcome is unknown (its transmitter
+    died): fail, never resend. A receipt naming the dispatch settles it later."""
     rows = await conn.fetch(
         "WITH expired AS (UPDATE dispatches SET transmission_status = 'failed', error = 'ambiguous_outcome', "
-        "claimed_until = NULL, updated_at = now() WHERE transmission_status = 'scheduled' AND claimed_until < now() "
+        "claimed_until = NULL, updated_at = now() "
+        "WHERE claimed_until IS NOT NULL AND claimed_until < now() AND transmission_status = 'scheduled' "
         "RETURNING sending_id) SELECT DISTINCT sending_id FROM expired"
     )
     return [SendingId(r["sending_id"]) for r in rows]

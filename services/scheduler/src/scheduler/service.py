@@ -13,6 +13,7 @@ from scheduler.config import SchedulerSettings
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, Event, SendingScheduled
 from shared.formats import utcnow
 from shared.kafka import publish_events
+from shared.outages import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +89,7 @@ async def run_scheduler(
                 await redrive_stalled_work(pool, broker, settings)
                 last_redrive = loop.time()
             timeout = await _seconds_until_next_due(pool, settings)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except UNAVAILABLE as exc:  # the next pass tries again; Postgres still says what is due
             log.warning("scheduler_pass_failed", error=repr(exc)[:300])
             timeout = settings.scheduler_poll_seconds
         with contextlib.suppress(TimeoutError):
@@ -116,6 +117,6 @@ async def run_retention(pool: asyncpg.Pool, settings: SchedulerSettings) -> None
     while True:
         try:
             await wipe_expired(pool, settings)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except UNAVAILABLE as exc:
             log.warning("retention_pass_failed", error=repr(exc)[:300])
         await asyncio.sleep(settings.retention_interval_seconds)

@@ -43,7 +43,15 @@ class TransmitterSettings(ServiceSettings):
     transmitter_workers: int = Field(
         default=4, ge=1, le=64, description="batches handled at once (one consumer each), so priority can choose"
     )
-    claim_lease_seconds: float = Field(default=120, gt=0, description="a claim unmarked this long ⇒ ambiguous")
+    claim_lease_seconds: float = Field(
+        default=60, gt=0, description="a dispatch attempted this long ago without a recorded outcome ⇒ ambiguous"
+    )
+    outcomes_flush_seconds: float = Field(
+        default=0.1, gt=0, description="longest wait before a provider's answer is written to the database"
+    )
+    provider_timeout_seconds: float = Field(
+        default=10, gt=0, description="a provider call not answered within this ⇒ ambiguous_outcome"
+    )
     sandbox_receipts_url: str = "http://127.0.0.1:8001/webhooks/sandbox"
     sandbox_webhook_secret: str = "sandbox-secret"  # noqa: S105 - local default; set a real one in production
-    sandbox_receipt_delay_seconds: float = Field(default=0.05, ge=0)
+    sandbox_receipt_delay_seconds: float = Field(default=0.5, ge=0, description="how long after a send it is delivered")

@@ -6,9 +6,12 @@ from shared.events import DispatchesPrepared
 from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
-from shared.runtime import Runtime, run_worker
+from shared.runtime import Runtime
+from shared.worker import run_worker
+from transmitter.claims import Claims
 from transmitter.config import TransmitterSettings
 from transmitter.handlers import on_dispatches_prepared
+from transmitter.outcomes import Outcomes
 from transmitter.pacing import Pacer
 from transmitter.providers.base import ChannelProviders, Provider
 from transmitter.providers.fcm import FcmPush
@@ -16,7 +19,7 @@ from transmitter.providers.sandbox import SandboxProvider
 from transmitter.providers.sendgrid import SendGridEmail
 from transmitter.providers.smtp import SmtpEmail
 from transmitter.providers.twilio import TwilioSms
-from transmitter.service import Sender
+from transmitter.service import Sender, count_outcomes
 
 GROUP = consumer_group("transmitter", DispatchesPrepared)
 CHANNELS = ("sms", "email", "push")
@@ -39,20 +42,31 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
             f"{settings.receipts_public_url.rstrip('/')}/webhooks/twilio",
             settings.twilio_messaging_service_sid,
             settings.provider_connections,
+            settings.provider_timeout_seconds,
         )
     email: Provider = sandbox
     if settings.email_provider == "sendgrid":
-        email = SendGridEmail(settings.sendgrid_base_url, settings.sendgrid_api_key, settings.provider_connections)
+        email = SendGridEmail(
+            settings.sendgrid_base_url,
+            settings.sendgrid_api_key,
+            settings.provider_connections,
+            settings.provider_timeout_seconds,
+        )
     elif settings.email_provider == "smtp":
         email = SmtpEmail(
             settings.smtp_host, settings.smtp_port, settings.smtp_username, settings.smtp_password,
-            settings.smtp_starttls, settings.smtp_connections, message_id_domain=settings.message_id_domain,
+            settings.smtp_starttls, settings.smtp_connections, settings.provider_timeout_seconds,
+            message_id_domain=settings.message_id_domain,
             unsubscribe_url=settings.unsubscribe_url,
         )  # fmt: skip
     push: Provider = sandbox
     if settings.push_provider == "fcm":
         push = FcmPush(
-            settings.fcm_base_url, settings.fcm_project_id, settings.fcm_credentials_file, settings.provider_connections
+            settings.fcm_base_url,
+            settings.fcm_project_id,
+            settings.fcm_credentials_file,
+            settings.provider_connections,
+            settings.provider_timeout_seconds,
         )
     return ChannelProviders({"sms": sms, "email": email, "push": push})
 
@@ -64,17 +78,21 @@ async def serve(settings: TransmitterSettings) -> None:
         sender = Sender(
             make_providers(settings, runtime),
             {channel: Pacer(settings.rate_limit(channel), settings.transmit_concurrency) for channel in CHANNELS},
+            Claims(runtime.pool, settings.claim_lease_seconds),
+            Outcomes(runtime.pool, settings.outcomes_flush_seconds, count_outcomes),
             settings.retry_deadline_seconds,
             settings.retry_base_seconds,
             settings.retry_max_seconds,
         )
         senders.append(sender)
+        runtime.spawn("claims", sender.claims.run)
+        runtime.spawn("outcomes", sender.outcomes.run)
         consume(
             runtime.broker,
             settings,
             DispatchesPrepared,
             GROUP,
-            on_dispatches_prepared(runtime, settings, sender),
+            on_dispatches_prepared(runtime, sender),
             workers=settings.transmitter_workers,
         )
 

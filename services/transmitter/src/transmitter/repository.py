@@ -41,37 +41,70 @@ async def start_transmitting(conn: Conn, sending_id: SendingId) -> None:
     )
 
 
-async def claim_dispatches(
-    conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId], lease_seconds: float
-) -> list[dict[str, Any]]:
-    """`scheduled → claimed` with a lease before any provider call; a claimed dispatch is never claimed again."""
+async def get_unsent_dispatches(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId]) -> list[dict[str, Any]]:
+    """The batch's dispatches never attempted (or given back after a transient refusal): what is left to send."""
     rows = await conn.fetch(
-        "UPDATE dispatches SET claimed_until = now() + make_interval(secs => $3), updated_at = now() "
+        "SELECT id, type, msisdn, email, app_token, content FROM dispatches "
         "WHERE sending_id = $1 AND id = ANY($2) AND transmission_status = 'scheduled' AND claimed_until IS NULL "
-        "RETURNING id, type, msisdn, email, app_token, content",
+        "ORDER BY id",
         sending_id,
         list(ids),
-        lease_seconds,
     )
     return [dict(r) for r in rows]
 
 
-async def record_results(conn: Conn, results: Sequence[SendResult]) -> None:
-    """Mark every outcome of a batch in one statement; only dispatches still claimed are marked."""
+async def claim_dispatches(conn: Conn, ids: Sequence[DispatchId], lease_seconds: float) -> set[DispatchId]:
+    """Mark dispatches attempted, right before their requests leave: only unsent, unclaimed dispatches of a
+    sending still going on are claimed, and a claimed dispatch is never claimed again (design §3)."""
+    rows = await conn.fetch(
+        "UPDATE dispatches d SET claimed_until = now() + make_interval(secs => $2), updated_at = now() "
+        "FROM sendings s WHERE d.id = ANY($1) AND d.transmission_status = 'scheduled' AND d.claimed_until IS NULL "
+        "AND s.id = d.sending_id AND s.status IN ('prepared', 'transmitting') AND s.deleted_at IS NULL "
+        "RETURNING d.id",
+        list(ids),
+        lease_seconds,
+    )
+    return {DispatchId(r["id"]) for r in rows}
+
+
+async def release_claims(conn: Conn, ids: Sequence[DispatchId]) -> None:
+    """The provider refused these requests transiently (it does not have the messages): unattempted again."""
+    await conn.execute(
+        "UPDATE dispatches SET claimed_until = NULL, updated_at = now() "
+        "WHERE id = ANY($1) AND transmission_status = 'scheduled' AND claimed_until IS NOT NULL",
+        list(ids),
+    )
+
+
+async def record_outcomes(conn: Conn, results: Sequence[SendResult]) -> None:
+    """Record provider answers in one statement. An answer counts only for a dispatch in the state it was sent
+    from (claimed, or given back for a failure after the provider kept refusing); an acceptance also settles a
+    dispatch failed `ambiguous_outcome` meanwhile (its claim expired while the answer was on its way). Their
+    sendings are marked as moving, so the scheduler's re-drive leaves them alone."""
     await conn.execute(
         """
+        WITH recorded AS (
         UPDATE dispatches d SET
             transmission_status = CASE WHEN r.error IS NULL THEN 'transmitted' ELSE 'failed' END,
             provider = r.provider, provider_message_id = r.message_id, error = r.error,
-            transmitted_at = CASE WHEN r.error IS NULL THEN now() END,
+            transmitted_at = CASE WHEN r.error IS NULL THEN r.answered_at END,
             claimed_until = NULL, updated_at = now()
-        FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS r(provider, id, message_id, error)
-        WHERE d.id = r.id AND d.transmission_status = 'scheduled' AND d.claimed_until IS NOT NULL
+        FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::boolean[])
+            AS r(provider, id, message_id, error, answered_at, held_claim)
+        WHERE d.id = r.id AND (
+            (d.transmission_status = 'scheduled' AND (d.claimed_until IS NOT NULL) = r.held_claim)
+            OR (r.error IS NULL AND d.transmission_status = 'failed' AND d.error = 'ambiguous_outcome'))
+        RETURNING d.sending_id
+        )
+        UPDATE sendings SET updated_at = now()
+        WHERE id IN (SELECT DISTINCT sending_id FROM recorded) AND status IN ('prepared', 'transmitting')
         """,
         [r.provider for r in results],
         [r.dispatch_id for r in results],
         [r.provider_message_id for r in results],
         [r.error for r in results],
+        [r.answered_at for r in results],
+        [r.held_claim for r in results],
     )
 
 

@@ -24,12 +24,27 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+def required_topics() -> list[str]:
+    """Every topic and its dead-letter topic."""
+    return [*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)]
+
+
+async def missing_topics(bootstrap_servers: str) -> set[str]:
+    """The required topics the broker does not have (it restarted empty, or one was deleted)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        return set(required_topics()) - set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(bootstrap_servers: str, partitions: int, replication_factor: int = 1) -> None:
     """Create every topic and its dead-letter topic unless it exists (never relies on auto-creation)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        names = [*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)]
+        names = required_topics()
         existing = set(await admin.list_topics())
         wanted = [NewTopic(n, partitions, replication_factor) for n in names if n not in existing]
         if wanted:

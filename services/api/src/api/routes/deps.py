@@ -6,11 +6,18 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Path, Query, Request
 
+from api.middleware import REQUEST_CONNECTION
+
 MAX_PER_PAGE = 100
 
 
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """A connection from the service's pool for the length of one request."""
+    """A connection from the service's pool for the length of one request; for a request with an Idempotency-Key,
+    the connection whose transaction holds the key (what the request writes commits with its answer)."""
+    shared = request.scope.get(REQUEST_CONNECTION)
+    if shared is not None:
+        yield shared
+        return
     async with request.app.state.runtime.pool.acquire() as conn:
         yield conn
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.http import JsonResponse
-from shared.health import readiness
+from shared.health import liveness, readiness
 from shared.metrics import SENDINGS, exposition
 from shared.runtime import HEARTBEAT_STALE_SECONDS
 
@@ -17,9 +17,10 @@ PIPELINE_SERVICES = ("api", "scheduler", "preparer", "transmitter", "delivery-re
 
 
 @router.get("/healthz")
-async def healthz() -> JsonResponse:
-    """The process is alive."""
-    return JsonResponse({"status": "ok"})
+async def healthz(request: Request) -> JsonResponse:
+    """The process is alive (503 once it failed and is stopping, so it is restarted)."""
+    status, body = liveness(request.app.state.runtime)
+    return JsonResponse(body, status_code=status)
 
 
 @router.get("/readyz")

@@ -1,7 +1,8 @@
 """The interface every provider adapter implements."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from shared.domain import DispatchId
@@ -27,6 +28,10 @@ class SendResult:
     provider_message_id: str | None = None
     error: str | None = None
     provider: str = ""  # which provider answered (a batch may mix channels, hence providers)
+    channel: str = ""
+    answered_at: datetime | None = None  # when the answer came (the dispatch's `transmitted_at`)
+    # False only for a dispatch that failed after its claim was given back (the provider kept refusing it).
+    held_claim: bool = True
 
 
 # The error of a push whose token the provider no longer knows (FCM `UNREGISTERED`): the member's token goes.
@@ -43,6 +48,24 @@ class TransientProviderError(Exception):
         self.retry_after = retry_after
 
 
+def retry_after(header: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: a number of seconds or an HTTP date (RFC 9110 §10.2.3);
+    None when absent or unreadable."""
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 class Provider(Protocol):
     """A provider of one or more channels."""
 
@@ -50,10 +73,6 @@ class Provider(Protocol):
 
     async def send(self, message: Outgoing) -> SendResult:
         """Hand one message to the provider."""
-        ...
-
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        """Called once the results are committed (a provider may only now report on them)."""
         ...
 
     async def close(self) -> None: ...
@@ -70,13 +89,7 @@ class ChannelProviders:
     async def send(self, message: Outgoing) -> SendResult:
         provider = self.by_channel[message.channel]
         result = await provider.send(message)
-        return result if result.provider else replace(result, provider=provider.name)
-
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        for provider in self._distinct():
-            mine = [r for r in results if r.provider == provider.name]
-            if mine:
-                await provider.recorded(mine)
+        return replace(result, provider=result.provider or provider.name, channel=message.channel)
 
     async def close(self) -> None:
         for provider in self._distinct():

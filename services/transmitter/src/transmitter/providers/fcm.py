@@ -8,7 +8,6 @@ app token is gone: the dispatch fails `unregistered_token` and the transmitter c
 
 import asyncio
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import aiohttp
 import jwt
 import orjson
 
-from transmitter.providers.base import UNREGISTERED_TOKEN, Outgoing, SendResult, TransientProviderError
+from transmitter.providers.base import UNREGISTERED_TOKEN, Outgoing, SendResult, TransientProviderError, retry_after
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
@@ -72,13 +71,13 @@ class FcmPush:
 
     async def send(self, message: Outgoing) -> SendResult:
         token = await self._access_token()
-        status, answer, retry_after = await self._post(message, token)
+        status, answer, wait = await self._post(message, token)
         if status == 401:  # the token was revoked or expired early: one fresh one, one more try
-            status, answer, retry_after = await self._post(message, await self._access_token(stale=token))
+            status, answer, wait = await self._post(message, await self._access_token(stale=token))
         if status == 200:
             return SendResult(message.dispatch_id, str(answer.get("name", "")), provider=self.name)
         if status == 429 or status >= 500:
-            raise TransientProviderError(str(status), retry_after)
+            raise TransientProviderError(str(status), wait)
         error: dict[str, Any] = answer["error"] if isinstance(answer.get("error"), dict) else {}
         codes = {d.get("errorCode") for d in error.get("details", []) if isinstance(d, dict)}
         if "UNREGISTERED" in codes:
@@ -90,18 +89,11 @@ class FcmPush:
         headers = {"Authorization": f"Bearer {token}"}
         try:
             async with self._session.post(self._url, json=self.body(message), headers=headers) as response:
-                retry_after = response.headers.get("Retry-After")
                 answer = await response.json(content_type=None) if response.status < 500 else {}
-                return (
-                    response.status,
-                    answer if isinstance(answer, dict) else {},
-                    (float(retry_after) if retry_after and retry_after.isdigit() else None),
-                )
+                wait = retry_after(response.headers.get("Retry-After"))
+                return response.status, answer if isinstance(answer, dict) else {}, wait
         except aiohttp.ClientConnectorError as exc:
             raise TransientProviderError(f"connect: {exc}") from exc
-
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        return None
 
     async def close(self) -> None:
         await self._session.close()

@@ -1,14 +1,16 @@
 """The sandbox provider: accepts everything, records what it got, and posts signed receipts back.
 
-It lets the whole loop run on one laptop: the receipts travel through the real delivery-receipts
-webhook, signed exactly as a real provider would sign them.
+It lets the whole loop run on one laptop: the receipts travel through the real delivery-receipts webhook,
+signed exactly as a real provider would sign them, and like a real provider's they come `delay` seconds after
+the send, whether or not the transmitter has recorded the answer yet. Each names our dispatch id, as the
+real providers' callbacks do.
 """
 
 import asyncio
 import hashlib
 import hmac
+import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aiohttp
@@ -16,11 +18,13 @@ import asyncpg
 import orjson
 import structlog
 
+from shared.domain import DispatchId
 from transmitter.providers.base import Outgoing, SendResult
 
 log = structlog.get_logger(__name__)
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
+POSTERS = 8  # receipts posted at once
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -29,7 +33,7 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class SandboxProvider:
-    """Records each message in `sandbox_messages`, then reports it delivered to the receipts webhook."""
+    """Records each message in `sandbox_messages` (the provider's own log), then reports it delivered."""
 
     name = "sandbox"
 
@@ -39,7 +43,8 @@ class SandboxProvider:
         self._secret = secret
         self._delay = delay
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._due: asyncio.Queue[tuple[float, str, DispatchId]] = asyncio.Queue()
+        self._posters: list[asyncio.Task[None]] = []
 
     async def send(self, message: Outgoing) -> SendResult:
         message_id = f"sbx-{uuid.uuid4().hex}"
@@ -52,25 +57,17 @@ class SandboxProvider:
             message.recipient,
             message.content,
         )
+        if not self._posters:
+            self._posters = [asyncio.create_task(self._post_receipts()) for _ in range(POSTERS)]
+        self._due.put_nowait((time.monotonic() + self._delay, message_id, message.dispatch_id))
         return SendResult(dispatch_id=message.dispatch_id, provider_message_id=message_id)
 
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        ids = [r.provider_message_id for r in results if r.provider_message_id]
-        if ids:
-            task = asyncio.create_task(self._post_receipts(ids))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _post_receipts(self, message_ids: list[str]) -> None:
-        await asyncio.sleep(self._delay)
-        for message_id in message_ids:
-            body = orjson.dumps(
-                {
-                    "message_id": message_id,
-                    "status": "delivered",
-                    "timestamp": datetime.now(UTC).isoformat(),
-                }
-            )
+    async def _post_receipts(self) -> None:
+        while True:
+            due, message_id, dispatch_id = await self._due.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            body = orjson.dumps({"message_id": message_id, "dispatch_id": dispatch_id, "status": "delivered",
+                                 "timestamp": datetime.now(UTC).isoformat()})  # fmt: skip
             try:
                 async with self._session.post(
                     self._url,
@@ -79,10 +76,18 @@ class SandboxProvider:
                 ) as response:
                     if response.status >= 300:
                         log.warning("sandbox_receipt_refused", status=response.status, message_id=message_id)
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("sandbox_receipt_failed", error=repr(exc)[:200], message_id=message_id)
+            finally:
+                self._due.task_done()
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        if self._posters:
+            try:  # the receipts of what was sent are still posted, as a provider would
+                await asyncio.wait_for(self._due.join(), self._delay + 5)
+            except TimeoutError:
+                log.warning("sandbox_receipts_not_posted", count=self._due.qsize())
+            for poster in self._posters:
+                poster.cancel()
+            await asyncio.gather(*self._posters, return_exceptions=True)
         await self._session.close()

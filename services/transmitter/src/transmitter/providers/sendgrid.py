@@ -5,14 +5,13 @@ event webhook names it back. SendGrid answers 202 with `X-Message-Id`, the provi
 carry as the first part of `sg_message_id`.
 """
 
-from collections.abc import Sequence
 from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import Any
 
 import aiohttp
 
-from transmitter.providers.base import Outgoing, SendResult, TransientProviderError
+from transmitter.providers.base import Outgoing, SendResult, TransientProviderError, retry_after
 
 
 class _Text(HTMLParser):
@@ -62,17 +61,13 @@ class SendGridEmail:
         try:
             async with self._session.post(self._url, json=self.body(message)) as response:
                 if response.status == 429 or response.status >= 500:
-                    retry_after = response.headers.get("Retry-After")
-                    raise TransientProviderError(str(response.status), float(retry_after) if retry_after else None)
+                    raise TransientProviderError(str(response.status), retry_after(response.headers.get("Retry-After")))
                 if response.status == 202 and response.headers.get("X-Message-Id"):
                     return SendResult(message.dispatch_id, response.headers["X-Message-Id"], provider=self.name)
                 text = (await response.text())[:300]
         except aiohttp.ClientConnectorError as exc:
             raise TransientProviderError(f"connect: {exc}") from exc
         return SendResult(message.dispatch_id, error=f"provider_rejected: {response.status} {text}", provider=self.name)
-
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        return None
 
     async def close(self) -> None:
         await self._session.close()

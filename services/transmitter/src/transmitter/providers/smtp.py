@@ -8,7 +8,6 @@ so bounces can be correlated), and for marketing sendings `List-Unsubscribe` (+ 
 import asyncio
 import html
 import uuid
-from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -86,9 +85,6 @@ class SmtpEmail:
         if 400 <= code < 500:  # the relay says: later
             raise TransientProviderError(f"{code} {text}")
         return SendResult(message.dispatch_id, error=f"provider_rejected: {code} {text}", provider=self.name)
-
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        return None
 
     async def close(self) -> None:
         for client in self._idle:

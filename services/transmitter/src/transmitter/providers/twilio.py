@@ -2,15 +2,15 @@
 
 `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`, HTTP Basic auth with the account SID and auth token,
 form fields `To` (E.164 with `+`), `From` (the channel's sender) or `MessagingServiceSid`, `Body` and
-`StatusCallback`. The returned `sid` is the provider message id the status callbacks name.
+`StatusCallback`. The returned `sid` is the provider message id the status callbacks name. Our dispatch id rides
+on the callback URL (`?d=<id>`), which Twilio's signature covers, so a callback names its dispatch even when the
+`sid` was never recorded (the call timed out after Twilio took the message).
 """
-
-from collections.abc import Sequence
 
 import aiohttp
 import structlog
 
-from transmitter.providers.base import Outgoing, SendResult, TransientProviderError
+from transmitter.providers.base import Outgoing, SendResult, TransientProviderError, retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -45,16 +45,14 @@ class TwilioSms:
             fields["MessagingServiceSid"] = self._messaging_service_sid
         else:
             fields["From"] = message.sender or ""
-        fields["StatusCallback"] = self._callback_url
+        fields["StatusCallback"] = f"{self._callback_url}?d={message.dispatch_id}"
         return fields
 
     async def send(self, message: Outgoing) -> SendResult:
         try:
             async with self._session.post(self._url, data=self.form(message)) as response:
                 if response.status == 429 or response.status >= 500:
-                    raise TransientProviderError(
-                        f"{response.status}", _retry_after(response.headers.get("Retry-After"))
-                    )
+                    raise TransientProviderError(f"{response.status}", retry_after(response.headers.get("Retry-After")))
                 payload = await response.json(content_type=None)
         except aiohttp.ClientConnectorError as exc:  # no connection, so nothing was sent
             raise TransientProviderError(f"connect: {exc}") from exc
@@ -69,16 +67,5 @@ class TwilioSms:
             provider=self.name,
         )  # fmt: skip
 
-    async def recorded(self, results: Sequence[SendResult]) -> None:
-        return None
-
     async def close(self) -> None:
         await self._session.close()
-
-
-def _retry_after(header: str | None) -> float | None:
-    """`Retry-After` in seconds (Twilio sends seconds; an HTTP date is not worth honouring here)."""
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
-        return None
