@@ -21,11 +21,18 @@ async def get_sending_state(conn: Conn, sending_id: SendingId) -> dict[str, Any]
     return dict(row) if row else None
 
 
+# Unsent and unclaimed, written as a CASE on purpose: the hot statements below find their rows by id only. Were the
+# planner able to prove `transmission_status = 'scheduled'`, it could pick the partial index of unsent dispatches,
+# and with statistics taken before a large sending was prepared (right after its COPY, say) it does: then every
+# statement reads all the sending's unsent dispatches, and a 1 000 000-dispatch sending turns quadratic.
+UNSENT = "CASE WHEN transmission_status = 'scheduled' AND claimed_until IS NULL THEN sending_id = $1 ELSE false END"
+
+
 async def fail_unsent(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId], error: str) -> int:
     """Dispatches of a sending that stopped (cancelled, failed) are never transmitted."""
     result: str = await conn.execute(
-        "UPDATE dispatches SET transmission_status = 'failed', error = $3, updated_at = now() "
-        "WHERE sending_id = $1 AND id = ANY($2) AND transmission_status = 'scheduled' AND claimed_until IS NULL",
+        f"UPDATE dispatches SET transmission_status = 'failed', error = $3, updated_at = now() "
+        f"WHERE id = ANY($2) AND {UNSENT}",
         sending_id,
         list(ids),
         error,
@@ -44,8 +51,7 @@ async def start_transmitting(conn: Conn, sending_id: SendingId) -> None:
 async def get_unsent_dispatches(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId]) -> list[dict[str, Any]]:
     """The batch's dispatches never attempted (or given back after a transient refusal): what is left to send."""
     rows = await conn.fetch(
-        "SELECT id, type, msisdn, email, app_token, content FROM dispatches "
-        "WHERE sending_id = $1 AND id = ANY($2) AND transmission_status = 'scheduled' AND claimed_until IS NULL "
+        f"SELECT id, type, msisdn, email, app_token, content FROM dispatches WHERE id = ANY($2) AND {UNSENT} "
         "ORDER BY id",
         sending_id,
         list(ids),
@@ -56,10 +62,11 @@ async def get_unsent_dispatches(conn: Conn, sending_id: SendingId, ids: Sequence
 async def claim_dispatches(conn: Conn, ids: Sequence[DispatchId], lease_seconds: float) -> set[DispatchId]:
     """Mark dispatches attempted, right before their requests leave: only unsent, unclaimed dispatches of a
     sending still going on are claimed, and a claimed dispatch is never claimed again (design §3)."""
-    rows = await conn.fetch(
+    rows = await conn.fetch(  # the CASE: see UNSENT
         "UPDATE dispatches d SET claimed_until = now() + make_interval(secs => $2), updated_at = now() "
-        "FROM sendings s WHERE d.id = ANY($1) AND d.transmission_status = 'scheduled' AND d.claimed_until IS NULL "
-        "AND s.id = d.sending_id AND s.status IN ('prepared', 'transmitting') AND s.deleted_at IS NULL "
+        "WHERE d.id = ANY($1) AND CASE WHEN d.transmission_status = 'scheduled' AND d.claimed_until IS NULL "
+        "  THEN (SELECT s.status IN ('preparing', 'prepared', 'transmitting') AND s.deleted_at IS NULL FROM sendings s "
+        "        WHERE s.id = d.sending_id) ELSE false END "
         "RETURNING d.id",
         list(ids),
         lease_seconds,
@@ -70,8 +77,8 @@ async def claim_dispatches(conn: Conn, ids: Sequence[DispatchId], lease_seconds:
 async def release_claims(conn: Conn, ids: Sequence[DispatchId]) -> None:
     """The provider refused these requests transiently (it does not have the messages): unattempted again."""
     await conn.execute(
-        "UPDATE dispatches SET claimed_until = NULL, updated_at = now() "
-        "WHERE id = ANY($1) AND transmission_status = 'scheduled' AND claimed_until IS NOT NULL",
+        "UPDATE dispatches SET claimed_until = NULL, updated_at = now() WHERE id = ANY($1) "
+        "AND CASE WHEN transmission_status = 'scheduled' THEN claimed_until IS NOT NULL ELSE false END",  # see UNSENT
         list(ids),
     )
 
