@@ -2,11 +2,23 @@
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import uvloop
 
 from shared.config import ServiceSettings
 from shared.health import serve_health
 from shared.runtime import Runtime, open_runtime
+
+
+def start(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service's main coroutine on uvloop, the loop uvicorn already gives the two HTTP services.
+
+    The transmitter's sends are loop-bound (one task per call, timers for pacing): uvloop moved its transmit
+    benchmark from ~4.0k to ~4.6k calls/s on the same machine.
+    """
+    uvloop.run(main)
 
 
 async def wait_for_signal() -> None:

@@ -1,6 +1,5 @@
 """Composition root of the preparer."""
 
-import asyncio
 import gc
 
 from preparer.config import PreparerSettings
@@ -10,7 +9,7 @@ from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime
-from shared.worker import run_worker
+from shared.worker import run_worker, start
 
 SCHEDULED_GROUP = consumer_group("preparer", SendingScheduled)
 RANGES_GROUP = consumer_group("preparer", PreparationRangeDue)
@@ -39,4 +38,4 @@ def run() -> None:
             on_preparation_range(runtime, settings),
         )
 
-    asyncio.run(run_worker("preparer", settings, register))
+    start(run_worker("preparer", settings, register))

@@ -11,7 +11,7 @@ from scheduler.repository import SENDINGS_DUE_CHANNEL
 from scheduler.service import run_retention, run_scheduler
 from shared.logging import configure_logging
 from shared.runtime import Runtime
-from shared.worker import run_worker
+from shared.worker import run_worker, start
 
 log = structlog.get_logger(__name__)
 
@@ -49,4 +49,4 @@ def register(settings: SchedulerSettings) -> Callable[[Runtime], None]:
 def run() -> None:
     settings = SchedulerSettings()
     configure_logging("scheduler", settings.log_level, settings.log_json)
-    asyncio.run(run_worker("scheduler", settings, register(settings)))
+    start(run_worker("scheduler", settings, register(settings)))

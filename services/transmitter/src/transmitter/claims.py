@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
+from shared.db import HeldConnection
 from shared.domain import DispatchId
-from shared.outages import retry_through_outages
+from shared.outages import UNAVAILABLE, retry_through_outages
 from transmitter import repository
 
 log = structlog.get_logger(__name__)
@@ -26,9 +27,13 @@ log = structlog.get_logger(__name__)
 class Claims:
     pool: asyncpg.Pool
     lease_seconds: float  # a claim not settled within this (its process died) ⇒ `ambiguous_outcome`
+    _conn: HeldConnection = field(init=False)
     _claims: list[tuple[DispatchId, asyncio.Future[bool]]] = field(default_factory=list)
     _releases: list[tuple[DispatchId, asyncio.Future[None]]] = field(default_factory=list)
     _asked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._conn = HeldConnection(self.pool)
 
     async def claim(self, dispatch_id: DispatchId) -> bool:
         """True once the dispatch is claimed for this request; False when it is not ours to send (another
@@ -47,6 +52,12 @@ class Claims:
 
     async def run(self) -> None:
         """Write what was asked, group after group, for the life of the process."""
+        try:
+            await self._run()
+        finally:  # stopped: the held connection goes back to the pool
+            await self._conn.drop()
+
+    async def _run(self) -> None:
         while True:
             await self._asked.wait()
             self._asked.clear()
@@ -74,10 +85,15 @@ class Claims:
         claims: list[tuple[DispatchId, asyncio.Future[bool]]],
         releases: list[tuple[DispatchId, asyncio.Future[None]]],
     ) -> set[DispatchId]:
-        # Releases first: a dispatch given back and asked for again in one group is claimed again.
-        async with self.pool.acquire() as conn, conn.transaction():
+        # One statement each, no transaction: a release and a claim of one dispatch are never in one group (a
+        # request waits for its release to be written before it asks again).
+        conn = await self._conn.get()
+        try:
             if releases:
                 await repository.release_claims(conn, [d for d, _ in releases])
             if not claims:
                 return set()
             return await repository.claim_dispatches(conn, [d for d, _ in claims], self.lease_seconds)
+        except UNAVAILABLE:
+            await self._conn.drop()
+            raise

@@ -1,13 +1,11 @@
 """Composition root of the transmitter: the provider chosen by configuration, the batch consumer."""
 
-import asyncio
-
 from shared.events import DispatchesPrepared
 from shared.events.catalog import consumer_group
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.runtime import Runtime
-from shared.worker import run_worker
+from shared.worker import run_worker, start
 from transmitter.claims import Claims
 from transmitter.config import TransmitterSettings
 from transmitter.handlers import on_dispatches_prepared
@@ -108,4 +106,4 @@ async def serve(settings: TransmitterSettings) -> None:
 def run() -> None:
     settings = TransmitterSettings()
     configure_logging("transmitter", settings.log_level, settings.log_json)
-    asyncio.run(serve(settings))
+    start(serve(settings))

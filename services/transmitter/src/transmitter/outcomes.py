@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
-from shared.outages import retry_through_outages
+from shared.db import HeldConnection
+from shared.outages import UNAVAILABLE, retry_through_outages
 from transmitter import repository
 from transmitter.providers.base import UNREGISTERED_TOKEN, SendResult
 
@@ -29,11 +30,15 @@ class Outcomes:
     pool: asyncpg.Pool
     flush_seconds: float = 0.1
     on_recorded: Callable[[Sequence[SendResult]], None] = lambda _: None  # once committed (metrics)
+    _conn: HeldConnection = field(init=False)
     _waiting: list[SendResult] = field(default_factory=list)
     _waiting_written: asyncio.Future[None] | None = None  # resolves once the waiting group is committed
     _writing: asyncio.Future[None] | None = None  # the group being written
     _some: asyncio.Event = field(default_factory=asyncio.Event)
     _now: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._conn = HeldConnection(self.pool)
 
     def add(self, result: SendResult) -> None:
         """One answer to record."""
@@ -53,6 +58,12 @@ class Outcomes:
 
     async def run(self) -> None:
         """Write group after group for the life of the process."""
+        try:
+            await self._run()
+        finally:  # stopped: the held connection goes back to the pool
+            await self._conn.drop()
+
+    async def _run(self) -> None:
         while True:
             await self._some.wait()
             with contextlib.suppress(TimeoutError):
@@ -75,7 +86,12 @@ class Outcomes:
             self.on_recorded(group)
 
     async def _write(self, group: Sequence[SendResult]) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repository.record_outcomes(conn, group)
-            gone = [r.dispatch_id for r in group if r.error == UNREGISTERED_TOKEN]
-            await repository.clear_unregistered_tokens(conn, gone)
+        conn = await self._conn.get()
+        gone = [r.dispatch_id for r in group if r.error == UNREGISTERED_TOKEN]
+        try:
+            async with conn.transaction():
+                await repository.record_outcomes(conn, group)
+                await repository.clear_unregistered_tokens(conn, gone)
+        except UNAVAILABLE:
+            await self._conn.drop()
+            raise

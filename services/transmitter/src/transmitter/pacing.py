@@ -14,6 +14,7 @@ process.
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,9 +28,10 @@ class Pacer:
     _waiting: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
     _order: Iterator[int] = field(default_factory=itertools.count)
     _in_flight: int = 0
-    _next_slot: float = 0.0  # times on the event loop's clock
+    _next_slot: float = 0.0  # times on time.monotonic(): uvloop's loop clock moves once per loop pass, in ms
     _paused_until: float = 0.0
-    _timer: asyncio.TimerHandle | None = None
+    _timer: asyncio.Handle | None = None  # uvloop's call_at answers a Handle without `when()`: keep the time here
+    _timer_due: float = 0.0
 
     @property
     def interval(self) -> float:
@@ -56,15 +58,14 @@ class Pacer:
 
     def pause(self, seconds: float) -> None:
         """The provider asked us to wait (429 `Retry-After`): no grant before then."""
-        self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + seconds)
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def _grant(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._waiting and self._in_flight < self.concurrency:
-            now = loop.time()
+            now = time.monotonic()
             due = max(self._next_slot, self._paused_until)
             if due > now:
-                self._wake_at(due)
+                self._wake_at(due, now)
                 return
             _, _, future = heapq.heappop(self._waiting)
             if future.cancelled():
@@ -73,12 +74,13 @@ class Pacer:
             self._in_flight += 1
             self._next_slot = now + self.interval
 
-    def _wake_at(self, due: float) -> None:
-        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= due:
+    def _wake_at(self, due: float, now: float) -> None:
+        if self._timer is not None and not self._timer.cancelled() and self._timer_due <= due:
             return  # an earlier wake-up is set; it sets the next one
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_at(due, self._on_timer)
+        self._timer_due = due
+        self._timer = asyncio.get_running_loop().call_later(due - now, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

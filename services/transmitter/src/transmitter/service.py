@@ -2,6 +2,7 @@
 comes back; then the sending completed when nothing is left unsent, and the batch announced."""
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Sequence
@@ -90,15 +91,20 @@ class Sender:
         """The provider call of a claimed dispatch; only a transient refusal raises."""
         started = time.monotonic()
         try:
-            result = await self.providers.send(message)
+            result = await self.providers.by_channel[message.channel].send(message)
         except TransientProviderError:
             raise
         except Exception as exc:  # it may or may not have reached the provider: never sent again
             log.warning("provider_call_failed", dispatch_id=message.dispatch_id, error=repr(exc)[:300])
             result = SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name, channel=message.channel)
         finally:
-            PROVIDER_LATENCY.labels(name).observe(time.monotonic() - started)
-        return replace(result, answered_at=utcnow())
+            _latency(name).observe(time.monotonic() - started)
+        return replace(result, provider=result.provider or name, channel=message.channel, answered_at=utcnow())
+
+
+@functools.cache
+def _latency(provider: str) -> Any:
+    return PROVIDER_LATENCY.labels(provider)
 
 
 def _outgoing(row: dict[str, Any], sms_sender: str | None, marketing: bool) -> Outgoing:

@@ -1,5 +1,6 @@
 """asyncpg pools with json/jsonb decoded and encoded by orjson."""
 
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -34,3 +35,26 @@ async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncp
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=init_connection)
     assert pool is not None
     return pool
+
+
+class HeldConnection:
+    """One connection of a pool kept by a hot loop for its own statements: no acquire, release and reset per
+    statement, each of which costs a round trip through a busy event loop. A connection that broke is given back
+    (the pool replaces it) and the next `get` takes another."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: PoolConnectionProxy | None = None
+
+    async def get(self) -> PoolConnectionProxy:
+        """The held connection (a pool's connection proxy), taken from the pool the first time."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self._pool.acquire()
+        return self._conn
+
+    async def drop(self) -> None:
+        """Give the connection back after it failed; the next `get` takes a fresh one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)

@@ -1,6 +1,6 @@
 """The interface every provider adapter implements."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -85,11 +85,6 @@ class ChannelProviders:
 
     def __init__(self, by_channel: dict[str, Provider]) -> None:
         self.by_channel = by_channel
-
-    async def send(self, message: Outgoing) -> SendResult:
-        provider = self.by_channel[message.channel]
-        result = await provider.send(message)
-        return replace(result, provider=result.provider or provider.name, channel=message.channel)
 
     async def close(self) -> None:
         for provider in self._distinct():
