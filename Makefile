@@ -7,13 +7,13 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install up test test-unit test-integration test-e2e lint format bench asyncapi clean
+.PHONY: help install up test test-unit test-integration test-e2e test-faults lint format bench asyncapi clean
 
 help:
 	@echo "make up      start the whole stack (PostgreSQL, broker, five services) in the foreground"
-	@echo "make test    run every test (unit, integration, end-to-end)"
+	@echo "make test    run every test (unit, integration, end-to-end, faults); test-faults: the fault tier alone"
 	@echo "make lint    ruff and mypy --strict"
-	@echo "make bench   benchmarks: import-members and preparation of 1 000 000 members, with raw COPY rates"
+	@echo "make bench   benchmarks: import, preparation, transmission and one 1 000 000-member sending end to end"
 	@echo "make asyncapi write docs/asyncapi.yaml from the event catalogue (a test checks it is current)"
 	@echo "make install only create the environment (.venv)"
 
@@ -41,6 +41,9 @@ test-integration: install
 test-e2e: install
 	$(PY) -m pytest tests/e2e
 
+test-faults: install
+	$(PY) -m pytest tests/faults
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -54,6 +57,7 @@ bench: install
 	$(PY) -m tests.bench.import_members
 	$(PY) -m tests.bench.prepare_sending
 	$(PY) -m tests.bench.transmit_twilio
+	$(PY) -m tests.bench.end_to_end
 
 asyncapi: install
 	$(PY) -m shared.asyncapi --write

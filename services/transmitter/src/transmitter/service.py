@@ -145,8 +145,8 @@ async def transmit_batch(
                 await _stopped(conn, state, sending_id, dispatch_ids)
         completed = await repository.complete_if_done(conn, sending_id)
     if results:
-        outcomes = [
-            TransmissionOutcome(
+        outcomes = [  # built from our own records: no validation needed
+            TransmissionOutcome.model_construct(
                 dispatch_id=r.dispatch_id,
                 provider_message_id=r.provider_message_id,
                 error=r.error,

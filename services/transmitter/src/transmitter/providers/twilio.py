@@ -48,6 +48,7 @@ class TwilioSms:
         self._session = aiohttp.ClientSession(
             headers={"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token), **FORM},
             connector=aiohttp.TCPConnector(limit=connections),
+            cookie_jar=aiohttp.DummyCookieJar(),  # the API sets none worth keeping; filtering them costs per call
             timeout=aiohttp.ClientTimeout(total=timeout_seconds),
         )
 
