@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,13 +21,13 @@ import aiohttp
 import asyncpg
 import orjson
 from tests.bench.prepare_sending import peak_rss_mb
-from tests.bench.transmit_twilio import ACCOUNT_SID, CONCURRENCY, raw_rate
-from tests.infra import create_template_database, create_test_database, eventually
+from tests.bench.transmit_twilio import ACCOUNT_SID, CONCURRENCY, infrastructure, raw_rate
+from tests.infra import eventually
 from tests.seed import SMS_BODY, seed_members
 
 from api.admin import create_client, create_lc
 from api.permits import ALL_PERMITS
-from devstack.infra import EmbeddedPostgres, TansuBroker, free_port, wait_for_port
+from devstack.infra import free_port
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection
 
@@ -127,29 +126,8 @@ async def run(database_url: str, kafka: str, members: int, server_url: str, log_
 async def main() -> None:
     members = int(os.environ.get("BENCH_MEMBERS", "1000000"))
     with tempfile.TemporaryDirectory() as folder:
-        server = kafka_server = None
-        url = os.environ.get("DATABASE_URL")
-        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        port = free_port()
-        twilio = subprocess.Popen([sys.executable, "-m", "tests.bench.twilio_server", str(port)])  # noqa: ASYNC220
-        try:
-            wait_for_port(port, 30, twilio)
-            if not url:
-                server = EmbeddedPostgres(Path(folder) / "pg").start()
-                url = server.url
-            if not kafka:
-                kafka_server = TansuBroker(log_file=Path(folder) / "tansu.log").start()
-                kafka = kafka_server.bootstrap_servers
-            await create_template_database(url)
-            database = await create_test_database(url)
-            await run(database, kafka, members, f"http://127.0.0.1:{port}", Path(folder) / "services.log")
-        finally:
-            twilio.terminate()
-            twilio.wait(10)
-            if kafka_server:
-                kafka_server.stop()
-            if server:
-                server.stop()
+        async with infrastructure(Path(folder)) as (database, kafka, server_url):
+            await run(database, kafka, members, server_url, Path(folder) / "services.log")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ same run with the same concurrency (TRANSMIT_CONCURRENCY, default 50). Target: a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -127,33 +129,41 @@ async def run(database_url: str, kafka: str, count: int, server_url: str) -> Non
     )
 
 
+@contextlib.asynccontextmanager
+async def infrastructure(folder: Path) -> AsyncIterator[tuple[str, str, str]]:
+    """A fresh migrated database (on DATABASE_URL, else an embedded PostgreSQL), the broker
+    (KAFKA_BOOTSTRAP_SERVERS, else Tansu) and the Twilio-compatible server: their three URLs, stopped after."""
+    server = kafka_server = None
+    url = os.environ.get("DATABASE_URL")
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    port = free_port()
+    twilio = subprocess.Popen([sys.executable, "-m", "tests.bench.twilio_server", str(port)])  # noqa: ASYNC220
+    try:
+        wait_for_port(port, 30, twilio)
+        if not url:
+            server = EmbeddedPostgres(folder / "pg").start()
+            url = server.url
+        if not kafka:
+            kafka_server = TansuBroker(log_file=folder / "tansu.log").start()
+            kafka = kafka_server.bootstrap_servers
+        await create_template_database(url)
+        database = await create_test_database(url)
+        await migrate(database)
+        yield database, kafka, f"http://127.0.0.1:{port}"
+    finally:
+        twilio.terminate()
+        twilio.wait(10)
+        if kafka_server:
+            kafka_server.stop()
+        if server:
+            server.stop()
+
+
 async def main() -> None:
     count = int(os.environ.get("BENCH_DISPATCHES", "20000"))
     with tempfile.TemporaryDirectory() as folder:
-        server = kafka_server = None
-        url = os.environ.get("DATABASE_URL")
-        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        port = free_port()
-        twilio = subprocess.Popen([sys.executable, "-m", "tests.bench.twilio_server", str(port)])  # noqa: ASYNC220
-        try:
-            wait_for_port(port, 30, twilio)
-            if not url:
-                server = EmbeddedPostgres(Path(folder) / "pg").start()
-                url = server.url
-            if not kafka:
-                kafka_server = TansuBroker(log_file=Path(folder) / "tansu.log").start()
-                kafka = kafka_server.bootstrap_servers
-            await create_template_database(url)
-            database = await create_test_database(url)
-            await migrate(database)
-            await run(database, kafka, count, f"http://127.0.0.1:{port}")
-        finally:
-            twilio.terminate()
-            twilio.wait(10)
-            if kafka_server:
-                kafka_server.stop()
-            if server:
-                server.stop()
+        async with infrastructure(Path(folder)) as (database, kafka, server_url):
+            await run(database, kafka, count, server_url)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -113,8 +114,23 @@ async def test_a_broker_frozen_for_30_s_loses_no_acknowledged_write(
     assert len(acknowledged) > tried / 2, "the api kept taking sendings while the broker was away"
 
 
-async def test_postgres_stopped_immediately_and_started_again_loses_no_acknowledged_write(
-    pgdata_template: Path, tmp_path: Path, provider: TwilioProvider
+async def _stop_immediately(stack: FaultStack) -> None:
+    stack.note("pg_ctl stop -m immediate")
+    stack.postgres.stop_immediately()
+    await asyncio.sleep(2)
+    stack.postgres.start()
+    stack.note("PostgreSQL started again")
+
+
+async def _freeze_20_s(stack: FaultStack) -> None:
+    stack.pause("postgres")
+    await asyncio.sleep(20)
+    stack.resume("postgres")
+
+
+@pytest.mark.parametrize("outage", [_stop_immediately, _freeze_20_s], ids=["stopped-immediately", "frozen-20-s"])
+async def test_postgres_taken_away_mid_sending_loses_no_acknowledged_write(
+    pgdata_template: Path, tmp_path: Path, provider: TwilioProvider, outage: Callable[[FaultStack], Awaitable[None]]
 ) -> None:
     async with fault_stack(pgdata_template, tmp_path, provider, SMS_RATE_LIMIT="100") as stack:
         await stack.seed(2_100)
@@ -122,43 +138,10 @@ async def test_postgres_stopped_immediately_and_started_again_loses_no_acknowled
         stop, acknowledged = asyncio.Event(), list[int]()
         posting = asyncio.create_task(_post_while(stack, stop, acknowledged))
         await stack.wait_sent(600, 60)
-        stack.note("pg_ctl stop -m immediate")
-        stack.postgres.stop_immediately()
-        await asyncio.sleep(2)
-        stack.postgres.start()
-        restarted = time.monotonic()
-        stack.note("PostgreSQL started again")
+        await outage(stack)
+        back = time.monotonic()
         await stack.wait_pipeline_ready(READY_AGAIN_SECONDS)
-        ready_after = time.monotonic() - restarted
-        stack.note(f"pipeline ready {ready_after:.1f} s after PostgreSQL came back")
-        await asyncio.sleep(2)
-        stop.set()
-        await posting
-        await stack.wait_transmitted(sending_id, 120)
-        await stack.wait_receipts_settled(sending_id, 60)
-        verdict = await stack.verdict(sending_id)
-        await _check_acknowledged(stack, acknowledged)
-    verdict.assert_truthful()
-    assert verdict.ledger["delivery_pending"] == 0
-    assert set(verdict.failed) <= {"ambiguous_outcome"}, verdict.failed
-
-
-async def test_postgres_frozen_for_20_s_loses_no_acknowledged_write(
-    pgdata_template: Path, tmp_path: Path, provider: TwilioProvider
-) -> None:
-    async with fault_stack(pgdata_template, tmp_path, provider, SMS_RATE_LIMIT="100") as stack:
-        await stack.seed(2_100)
-        sending_id = await stack.audience_sending()
-        stop, acknowledged = asyncio.Event(), list[int]()
-        posting = asyncio.create_task(_post_while(stack, stop, acknowledged))
-        await stack.wait_sent(600, 60)
-        stack.pause("postgres")
-        await asyncio.sleep(20)
-        stack.resume("postgres")
-        resumed = time.monotonic()
-        await stack.wait_pipeline_ready(READY_AGAIN_SECONDS)
-        ready_after = time.monotonic() - resumed
-        stack.note(f"pipeline ready {ready_after:.1f} s after PostgreSQL came back")
+        stack.note(f"pipeline ready {time.monotonic() - back:.1f} s after PostgreSQL came back")
         await asyncio.sleep(2)
         stop.set()
         await posting

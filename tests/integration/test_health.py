@@ -15,6 +15,7 @@ from tests.infra import eventually
 
 from devstack.infra import free_port
 from shared.config import ServiceSettings
+from shared.db import HeldConnection
 from shared.events import SendingScheduled
 from shared.health import liveness, readiness, serve_health
 from shared.kafka import consume
@@ -110,3 +111,27 @@ async def test_the_heartbeat_goes_on_after_the_database_dropped_every_connection
 
 async def _ran(runs: list[str], count: int) -> bool:
     return len(runs) >= count
+
+
+async def test_a_held_connection_that_the_database_dropped_is_replaced_by_a_fresh_one(db: asyncpg.Pool) -> None:
+    """The claims and outcomes writers each hold a connection; once PostgreSQL drops it, asyncpg's pool takes it
+    back (the proxy is detached) and the next `get` must hand out a new one, not fail on the old one forever."""
+    held = HeldConnection(db)
+    try:
+        conn = await held.get()
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        await db.execute("SELECT pg_terminate_backend($1)", pid)
+
+        async def taken_back() -> bool:
+            try:
+                conn.is_closed()
+            except asyncpg.InterfaceError:
+                return True
+            return False
+
+        await eventually(taken_back, 10, "the pool taking the dropped connection back")
+        fresh = await held.get()
+        assert await fresh.fetchval("SELECT pg_backend_pid()") != pid
+        assert await held.get() is fresh
+    finally:
+        await held.drop()

@@ -52,33 +52,28 @@ class Claims:
 
     async def run(self) -> None:
         """Write what was asked, group after group, for the life of the process."""
-        try:
-            await self._run()
-        finally:  # stopped: the held connection goes back to the pool
-            await self._conn.drop()
-
-    async def _run(self) -> None:
-        while True:
-            await self._asked.wait()
-            self._asked.clear()
-            claims, self._claims = self._claims, []
-            releases, self._releases = self._releases, []
-            try:
-                claimed = await retry_through_outages("claims", functools.partial(self._write, claims, releases))
-            except Exception as exc:  # not an outage: these requests do not go out, their handlers fail
-                futures: list[asyncio.Future[bool] | asyncio.Future[None]] = [f for _, f in claims]
-                futures += [f for _, f in releases]
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
-                raise
-            for dispatch_id, claim in claims:
-                if not claim.done():  # a duplicate request for one dispatch gets it once
-                    claim.set_result(dispatch_id in claimed)
-                    claimed.discard(dispatch_id)
-            for _, release in releases:
-                if not release.done():
-                    release.set_result(None)
+        async with self._conn:  # stopped: the held connection goes back to the pool
+            while True:
+                await self._asked.wait()
+                self._asked.clear()
+                claims, self._claims = self._claims, []
+                releases, self._releases = self._releases, []
+                try:
+                    claimed = await retry_through_outages("claims", functools.partial(self._write, claims, releases))
+                except Exception as exc:  # not an outage: these requests do not go out, their handlers fail
+                    futures: list[asyncio.Future[bool] | asyncio.Future[None]] = [f for _, f in claims]
+                    futures += [f for _, f in releases]
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                    raise
+                for dispatch_id, claim in claims:
+                    if not claim.done():  # a duplicate request for one dispatch gets it once
+                        claim.set_result(dispatch_id in claimed)
+                        claimed.discard(dispatch_id)
+                for _, release in releases:
+                    if not release.done():
+                        release.set_result(None)
 
     async def _write(
         self,

@@ -58,32 +58,27 @@ class Outcomes:
 
     async def run(self) -> None:
         """Write group after group for the life of the process."""
-        try:
-            await self._run()
-        finally:  # stopped: the held connection goes back to the pool
-            await self._conn.drop()
-
-    async def _run(self) -> None:
-        while True:
-            await self._some.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._now.wait(), self.flush_seconds)
-            self._now.clear()
-            self._some.clear()
-            group, self._waiting = self._waiting, []
-            written, self._waiting_written = self._waiting_written, None
-            if not group or written is None:
-                continue
-            self._writing = written
-            try:
-                await retry_through_outages("outcomes", functools.partial(self._write, group))
-            except Exception as exc:  # not an outage: the claims expire into `ambiguous_outcome`
-                written.set_exception(exc)
-                raise
-            finally:
-                self._writing = None
-            written.set_result(None)
-            self.on_recorded(group)
+        async with self._conn:  # stopped: the held connection goes back to the pool
+            while True:
+                await self._some.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._now.wait(), self.flush_seconds)
+                self._now.clear()
+                self._some.clear()
+                group, self._waiting = self._waiting, []
+                written, self._waiting_written = self._waiting_written, None
+                if not group or written is None:
+                    continue
+                self._writing = written
+                try:
+                    await retry_through_outages("outcomes", functools.partial(self._write, group))
+                except Exception as exc:  # not an outage: the claims expire into `ambiguous_outcome`
+                    written.set_exception(exc)
+                    raise
+                finally:
+                    self._writing = None
+                written.set_result(None)
+                self.on_recorded(group)
 
     async def _write(self, group: Sequence[SendResult]) -> None:
         conn = await self._conn.get()

@@ -40,17 +40,30 @@ async def create_pool(url: str, min_size: int = 1, max_size: int = 10) -> asyncp
 class HeldConnection:
     """One connection of a pool kept by a hot loop for its own statements: no acquire, release and reset per
     statement, each of which costs a round trip through a busy event loop. A connection that broke is given back
-    (the pool replaces it) and the next `get` takes another."""
+    (the pool replaces it) and the next `get` takes another. `async with` gives it back at the end."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._conn: PoolConnectionProxy | None = None
 
     async def get(self) -> PoolConnectionProxy:
-        """The held connection (a pool's connection proxy), taken from the pool the first time."""
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await self._pool.acquire()
+        """The held connection (a pool's connection proxy), taken from the pool the first time and whenever the
+        one held broke."""
+        if self._conn is not None:
+            try:
+                if not self._conn.is_closed():
+                    return self._conn
+            except asyncpg.InterfaceError:  # it broke, and the pool already took it back (the proxy is detached)
+                self._conn = None
+            await self.drop()
+        self._conn = await self._pool.acquire()
         return self._conn
+
+    async def __aenter__(self) -> "HeldConnection":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.drop()
 
     async def drop(self) -> None:
         """Give the connection back after it failed; the next `get` takes a fresh one."""
