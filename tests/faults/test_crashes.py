@@ -65,9 +65,9 @@ async def test_a_transmitter_killed_three_times_costs_at_most_its_calls_in_fligh
 async def test_a_preparer_killed_mid_preparation_leaves_one_dispatch_per_member(
     pgdata_template: Path, tmp_path: Path, provider: TwilioProvider
 ) -> None:
-    members = 20_000
-    async with fault_stack(pgdata_template, tmp_path, provider, SMS_RATE_LIMIT="400", PREPARER_CHUNK_SIZE="500",
-                           PREPARER_RANGE_SIZE="5000") as stack:  # fmt: skip
+    members = 8_000
+    async with fault_stack(pgdata_template, tmp_path, provider, SMS_RATE_LIMIT="400", PREPARER_CHUNK_SIZE="250",
+                           PREPARER_RANGE_SIZE="2000") as stack:  # fmt: skip
         await stack.seed(members)
         reachable = (await stack.query("SELECT count(*) AS n FROM members WHERE msisdn IS NOT NULL"))[0]["n"]
         sending_id = await stack.audience_sending()
