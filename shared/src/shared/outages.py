@@ -32,13 +32,20 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, UNAVAILABLE)
 
 
-async def retry_through_outages(what: str, attempt: Callable[[], Awaitable[T]], max_delay: float = 5.0) -> T:
-    """Call `attempt` until it succeeds; an outage is waited out with exponential backoff, anything else raises."""
+async def retry_through_outages(
+    what: str,
+    attempt: Callable[[], Awaitable[T]],
+    max_delay: float = 5.0,
+    errors: tuple[type[BaseException], ...] = UNAVAILABLE,
+    event: str = "dependency_unavailable",
+) -> T:
+    """Call `attempt` until it succeeds: one of `errors` (an outage, by default) is logged as `event` and waited
+    out with exponential backoff; anything else raises."""
     delay = 0.1
     while True:
         try:
             return await attempt()
-        except UNAVAILABLE as exc:
-            log.warning("dependency_unavailable", what=what, error=repr(exc)[:300], retry_in=delay)
+        except errors as exc:
+            log.warning(event, what=what, error=repr(exc)[:300], retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)

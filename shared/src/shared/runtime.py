@@ -27,6 +27,7 @@ from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics, missing_topics
 from shared.kafka import make_broker
 from shared.metrics import subscriber_consumers
+from shared.outages import retry_through_outages
 
 log = structlog.get_logger(__name__)
 
@@ -44,16 +45,9 @@ HEARTBEAT_STALE_SECONDS = 10.0
 BROKER_CHECK_TIMEOUT_SECONDS = 10.0
 
 
-async def retry_until_ready(what: str, attempt: Callable[[], Awaitable[T]], max_delay: float = 5.0) -> T:
-    """Call `attempt` until it succeeds, backing off exponentially; dependencies may start after us."""
-    delay = 0.1
-    while True:
-        try:
-            return await attempt()
-        except Exception as exc:
-            log.warning("dependency_not_ready", dependency=what, error=repr(exc)[:300], retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
+async def retry_until_ready(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Call `attempt` until it succeeds, whatever it raises: dependencies may start after us."""
+    return await retry_through_outages(what, attempt, errors=(Exception,), event="dependency_not_ready")
 
 
 @dataclass

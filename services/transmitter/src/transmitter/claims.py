@@ -13,14 +13,11 @@ import functools
 from dataclasses import dataclass, field
 
 import asyncpg
-import structlog
 
 from shared.db import HeldConnection
 from shared.domain import DispatchId
 from shared.outages import UNAVAILABLE, retry_through_outages
 from transmitter import repository
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass

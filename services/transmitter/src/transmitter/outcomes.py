@@ -13,14 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
-import structlog
 
 from shared.db import HeldConnection
 from shared.outages import UNAVAILABLE, retry_through_outages
 from transmitter import repository
 from transmitter.providers.base import UNREGISTERED_TOKEN, SendResult
-
-log = structlog.get_logger(__name__)
 
 GROUP_SIZE = 500
 
