@@ -23,6 +23,7 @@ from tests.seed import create_lc_row
 from scheduler.repository import fail_expired_claims
 from shared.domain import DispatchId, SendingId
 from shared.events.topics import ensure_topics
+from shared.kafka import Interrupted
 from transmitter import repository
 from transmitter.claims import Claims
 from transmitter.outcomes import Outcomes
@@ -156,6 +157,38 @@ async def test_only_calls_in_flight_are_claimed_and_a_crash_costs_only_those(
     ambiguous = {r["id"] for r in rows if r["error"] == "ambiguous_outcome"}
     assert ambiguous == in_flight, "only the calls in flight at the crash are of unknown outcome"
     assert {r["transmission_status"] for r in rows if r["id"] not in ambiguous} == {"transmitted"}
+
+
+async def test_a_stopping_transmitter_finishes_its_calls_in_flight_and_leaves_the_rest_unclaimed_at_once(
+    db: asyncpg.Pool, broker: KafkaBroker
+) -> None:
+    """SIGTERM mid-batch: the calls in flight are answered and recorded, nothing else goes out, the batch is given
+    back (`Interrupted`: its Kafka message comes again) and the next transmitter sends exactly the rest."""
+    sending_id, ids = await sms_sending(db, 40)
+    first = HeldProvider()
+    async with transmitter(db, first, concurrency=5) as sender:
+        sender.pacers["sms"] = Pacer(rate=20, concurrency=5)  # 2 s for this batch: the stop comes in the middle
+        batch = asyncio.create_task(transmit_batch(db, broker, sender, sending_id, ids))
+        await eventually(lambda: _at_least(first.calls, 5), 10, "5 calls in flight")
+        sender.stop()
+        stopped_at = time.monotonic()
+        first.release_all()
+        with pytest.raises(Interrupted):
+            await batch
+        took = time.monotonic() - stopped_at
+    sent = set(first.calls)
+    assert len(sent) == 5, "nothing left after the stop but the calls in flight"
+    assert took < 1.0, f"the batch was given back {took:.2f} s after the stop"
+    rows = await db.fetch(
+        "SELECT id, transmission_status, claimed_until FROM dispatches WHERE sending_id = $1", sending_id
+    )
+    assert {r["id"] for r in rows if r["transmission_status"] == "transmitted"} == sent
+    assert all(r["claimed_until"] is None for r in rows if r["id"] not in sent), "the rest free for the next one"
+
+    second = HeldProvider(open=True)
+    async with transmitter(db, second, concurrency=5) as sender:
+        await transmit_batch(db, broker, sender, sending_id, ids)
+    assert sorted(second.calls) == sorted(set(ids) - sent)
 
 
 async def test_each_outcome_is_recorded_a_moment_after_its_answer_while_the_batch_goes_on(

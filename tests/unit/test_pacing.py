@@ -86,3 +86,16 @@ async def test_a_request_cancelled_while_waiting_takes_no_permit() -> None:
     pacer.release()
     assert pacer._in_flight == 0
     await pacer.close()
+
+
+async def test_a_stopped_pacer_refuses_every_waiting_request_and_every_later_one_at_once() -> None:
+    pacer = Pacer(rate=1, concurrency=1)  # one grant a second: the waiting requests would wait for seconds
+    assert await pacer.slot(None)
+    waiting = [asyncio.create_task(pacer.slot(p)) for p in (1, 5, 9)]
+    await asyncio.sleep(0)
+    pacer.stop()
+    assert await asyncio.wait_for(asyncio.gather(*waiting), 1) == [False, False, False]
+    assert await pacer.slot(9) is False
+    pacer.release()  # the call in flight ends as usual
+    assert pacer._in_flight == 0
+    await pacer.close()

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +26,7 @@ from faststream.kafka import KafkaBroker
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics, missing_topics
-from shared.kafka import make_broker
+from shared.kafka import finish_messages_in_hand, make_broker
 from shared.metrics import subscriber_consumers
 from shared.outages import retry_through_outages
 
@@ -50,6 +51,12 @@ async def retry_until_ready(what: str, attempt: Callable[[], Awaitable[T]]) -> T
     return await retry_through_outages(what, attempt, errors=(Exception,), event="dependency_not_ready")
 
 
+def _host_port(database_url: str) -> str:
+    """host:port of a database URL, without its credentials (for a log line)."""
+    parts = urllib.parse.urlsplit(database_url)
+    return f"{parts.hostname}:{parts.port or 5432}"
+
+
 @dataclass
 class Runtime:
     """The open resources of one service process."""
@@ -64,6 +71,12 @@ class Runtime:
     failure: str | None = None  # why the process can no longer do its work; set once, never cleared
     stop_process: Callable[[], None] = terminate_self  # how a failed process stops (tests stop only the runtime)
     _deferred: list[tuple[str, Callable[[], Awaitable[Any]]]] = field(default_factory=list)
+    _on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call `callback` as the process starts to stop, before the broker waits for the messages in hand: for
+        a handler to stop taking new work and give the rest of its message back (see `shared.kafka.Interrupted`)."""
+        self._on_stop.append(callback)
 
     def spawn(self, name: str, loop: Callable[[], Awaitable[Any]]) -> None:
         """Run `loop()` for the life of the runtime (from the broker's start). When it raises, it is logged and
@@ -159,20 +172,20 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Open pool and broker (waiting for them), let `register` add subscribers and tasks, start, then close."""
     await retry_until_ready(
-        "kafka",
+        f"Kafka at {settings.kafka_bootstrap_servers}",
         lambda: ensure_topics(
             settings.kafka_bootstrap_servers, settings.topic_partitions, settings.topic_replication_factor
         ),
     )
     pool = await retry_until_ready(
-        "postgres",
+        f"PostgreSQL at {_host_port(settings.database_url)}",
         lambda: create_pool(settings.database_url, settings.db_pool_min_size, settings.db_pool_max_size),
     )
     broker = make_broker(settings, client_id=service)
     runtime = Runtime(service=service, settings=settings, pool=pool, broker=broker, stop_process=stop_process)
     try:
         register(runtime)
-        await retry_until_ready("kafka", broker.start)
+        await retry_until_ready(f"Kafka at {settings.kafka_bootstrap_servers}", broker.start)
         runtime.started = True
         own: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("heartbeat", runtime.beat_forever),
@@ -183,7 +196,12 @@ async def open_runtime(
         log.info("service_started", instance=runtime.instance)
         yield runtime
     finally:
-        # Stop taking messages first; the broker finishes the message in hand before it returns.
+        # Stop taking messages first; the handlers give back what they have not started (`on_stop`), and finish
+        # the messages in hand while their consumers still hold the partitions; then the broker stops.
+        for callback in runtime._on_stop:
+            callback()
+        if runtime.started:
+            await finish_messages_in_hand(broker)
         await broker.stop()
         for task in list(runtime.tasks):
             task.cancel()

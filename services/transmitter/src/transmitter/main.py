@@ -83,6 +83,7 @@ async def serve(settings: TransmitterSettings) -> None:
             settings.retry_max_seconds,
         )
         senders.append(sender)
+        runtime.on_stop(sender.stop)
         runtime.spawn("claims", sender.claims.run)
         runtime.spawn("outcomes", sender.outcomes.run)
         consume(

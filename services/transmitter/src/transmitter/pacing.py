@@ -25,13 +25,14 @@ DEFAULT_PRIORITY = 5  # a sending without priority, as the scheduler orders them
 class Pacer:
     rate: float
     concurrency: int
-    _waiting: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
+    _waiting: list[tuple[int, int, asyncio.Future[bool]]] = field(default_factory=list)
     _order: Iterator[int] = field(default_factory=itertools.count)
     _in_flight: int = 0
     _next_slot: float = 0.0  # times on time.monotonic(): uvloop's loop clock moves once per loop pass, in ms
     _paused_until: float = 0.0
     _timer: asyncio.Handle | None = None  # uvloop's call_at answers a Handle without `when()`: keep the time here
     _timer_due: float = 0.0
+    _stopped: bool = False
 
     @property
     def interval(self) -> float:
@@ -39,17 +40,28 @@ class Pacer:
         # the network), and a second of arrivals must still never hold one more than the limit.
         return 1.05 / self.rate
 
-    async def slot(self, priority: int | None) -> None:
-        """Wait for this request's grant; the caller then holds a call permit, to give back with `release`."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def slot(self, priority: int | None) -> bool:
+        """Wait for this request's grant; True once the caller holds a call permit (to give back with `release`),
+        False when the pacer was stopped (the process is stopping: the request does not go out)."""
+        if self._stopped:
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiting, (-(priority or DEFAULT_PRIORITY), next(self._order), future))
         self._grant()
         try:
-            await future
+            return await future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():  # granted just as this request was cancelled
+            if future.done() and not future.cancelled() and future.result():  # granted just as it was cancelled
                 self.release()
             raise
+
+    def stop(self) -> None:
+        """Grant nothing more: every waiting request and every later one is refused at once."""
+        self._stopped = True
+        waiting, self._waiting = self._waiting, []
+        for _, _, future in waiting:
+            if not future.done():
+                future.set_result(False)
 
     def release(self) -> None:
         """A granted call is over: its permit goes to the next waiter as soon as the rate allows."""
@@ -70,7 +82,7 @@ class Pacer:
             _, _, future = heapq.heappop(self._waiting)
             if future.cancelled():
                 continue
-            future.set_result(None)
+            future.set_result(True)
             self._in_flight += 1
             self._next_slot = now + self.interval
 

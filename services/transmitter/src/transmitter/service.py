@@ -2,11 +2,12 @@
 comes back; then the sending completed when nothing is left unsent, and the batch announced."""
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,7 @@ from shared.db import Conn
 from shared.domain import DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.formats import utcnow
-from shared.kafka import publish_events
+from shared.kafka import Interrupted, publish_events
 from shared.metrics import DISPATCHES_FAILED, DISPATCHES_TRANSMITTED, PROVIDER_LATENCY, PROVIDER_RETRIES
 from transmitter import repository
 from transmitter.claims import Claims
@@ -41,6 +42,9 @@ class Sender:
     which also pauses every request of the process to that provider; past `retry_deadline` the dispatch fails,
     never sent. Any other failure leaves the outcome unknown: the dispatch fails `ambiguous_outcome` and is never
     resent (a receipt that names it later settles it).
+
+    Once stopped (the process is stopping), no request leaves any more: the calls in flight finish, and what was
+    still waiting stays unclaimed for the next transmitter.
     """
 
     providers: ChannelProviders
@@ -50,6 +54,17 @@ class Sender:
     retry_deadline: float
     retry_base: float
     retry_max: float
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Send nothing more; requests waiting for a grant or a retry return unsent at once."""
+        self._stopping.set()
+        for pacer in self.pacers.values():
+            pacer.stop()
 
     async def send(self, message: Outgoing, priority: int | None) -> SendResult | None:
         """Send one message and hand its outcome to `outcomes`; None when it was not ours to send."""
@@ -64,7 +79,8 @@ class Sender:
         deadline = time.monotonic() + self.retry_deadline
         attempt = 0
         while True:
-            await pacer.slot(priority)
+            if not await pacer.slot(priority):
+                return None  # stopping: left unclaimed for the next transmitter
             try:
                 if not await self.claims.claim(message.dispatch_id):
                     return None
@@ -85,7 +101,10 @@ class Sender:
                 log.warning("provider_kept_refusing", dispatch_id=message.dispatch_id, reason=refused.reason)
                 return SendResult(message.dispatch_id, error=f"provider_unavailable: {refused.reason}", provider=name,
                                   channel=message.channel, held_claim=False)  # fmt: skip
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self.stopping:
+                return None
 
     async def _call(self, name: str, message: Outgoing) -> SendResult:
         """The provider call of a claimed dispatch; only a transient refusal raises."""
@@ -121,7 +140,8 @@ def _outgoing(row: dict[str, Any], sms_sender: str | None, marketing: bool) -> O
 async def transmit_batch(
     pool: asyncpg.Pool, broker: KafkaBroker, sender: Sender, sending_id: SendingId, dispatch_ids: Sequence[DispatchId]
 ) -> None:
-    """Send the batch's dispatches that are still unsent; duplicates and late events change nothing."""
+    """Send the batch's dispatches that are still unsent; duplicates and late events change nothing. Raises
+    `Interrupted` when the sender stopped before all were sent: the rest is for the next transmitter."""
     async with pool.acquire() as conn:
         state = await repository.get_sending_state(conn, sending_id)
         if state is None:
@@ -157,6 +177,9 @@ async def transmit_batch(
         await publish_events(
             broker, [DispatchTransmitted(sending_id=sending_id, outcomes=outcomes)], lambda _: str(sending_id)
         )
+    if sender.stopping and len(results) < len(messages):
+        log.info("batch_interrupted", sending_id=sending_id, dispatches=len(results), left=len(messages) - len(results))
+        raise Interrupted
     log.info("batch_transmitted", sending_id=sending_id, dispatches=len(results), sending_completed=completed)
 
 
