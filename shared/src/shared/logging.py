@@ -40,6 +40,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # FastStream gives its own logger a coloured plain-text handler: one format for every line instead.
+    faststream = logging.getLogger("faststream")
+    faststream.handlers = []
+    faststream.propagate = True
     # aiokafka logs every rebalance and coordinator change at INFO; keep those for debugging only.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)

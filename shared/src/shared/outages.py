@@ -5,6 +5,7 @@ topic): the work is tried again once the dependency answers, never dead-lettered
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,6 +16,8 @@ from aiokafka.errors import KafkaError
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+SAY_AGAIN_SECONDS = 30.0  # a long outage is told once when it starts, then once per this, not once per try
 
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable
@@ -39,13 +42,23 @@ async def retry_through_outages(
     errors: tuple[type[BaseException], ...] = UNAVAILABLE,
     event: str = "dependency_unavailable",
 ) -> T:
-    """Call `attempt` until it succeeds: one of `errors` (an outage, by default) is logged as `event` and waited
-    out with exponential backoff; anything else raises."""
+    """Call `attempt` until it succeeds: one of `errors` (an outage, by default) is waited out with exponential
+    backoff, and logged as `event` when it starts, then every SAY_AGAIN_SECONDS while it lasts; anything else
+    raises."""
     delay = 0.1
+    since = said = 0.0
     while True:
         try:
-            return await attempt()
+            result = await attempt()
         except errors as exc:
-            log.warning(event, what=what, error=repr(exc)[:300], retry_in=delay)
+            now = time.monotonic()
+            if not since or now - said >= SAY_AGAIN_SECONDS:
+                waited = round(now - since) if since else 0
+                log.warning(event, what=what, error=repr(exc)[:300], waited_seconds=waited)
+                since, said = since or now, now
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+            continue
+        if since:
+            log.info("dependency_back", what=what, waited_seconds=round(time.monotonic() - since, 1))
+        return result

@@ -50,6 +50,17 @@ def free_port() -> int:
         return port
 
 
+def port_taken(port: int) -> bool:
+    """True when a server could not listen on 127.0.0.1:port now (another process holds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: a closing socket is no owner
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     """Block until something accepts TCP connections on 127.0.0.1:port, or raise."""
     deadline = time.monotonic() + timeout
@@ -92,6 +103,14 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: 
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+class AlreadyRunning(RuntimeError):
+    """A server already runs on the data directory (or the stack from this checkout is already up)."""
+
+    def __init__(self, pid: int, message: str) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 @dataclass
@@ -153,9 +172,7 @@ class EmbeddedPostgres:
                 stdout=subprocess.DEVNULL,
                 **run_as,  # type: ignore[call-overload]
             )
-        stale_pid = self.data_dir / "postmaster.pid"
-        if stale_pid.exists():
-            stale_pid.unlink()
+        self._check_not_running()
         self.port = self.port or free_port()
         args = [
             str(bin_dir / "postgres"),
@@ -178,22 +195,54 @@ class EmbeddedPostgres:
                 start_new_session=True,
                 **run_as,  # type: ignore[call-overload]
             )
-        assert self.process is not None
-        wait_for_port(self.port, timeout, self.process)
-        self._wait_accepting(timeout)
+        self._wait_ready(timeout)
         return self
 
-    def _wait_accepting(self, timeout: float) -> None:
+    def _running_pid(self) -> int | None:
+        """The pid in the data directory's lock file (postmaster.pid) when that process is alive."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # alive, and not ours
+            return pid
+        return pid
+
+    def _check_not_running(self) -> None:
+        """Refuse to start on a data directory whose server is alive; its lock file is never removed. A lock file
+        left by a server that died is PostgreSQL's own to replace."""
+        pid = self._running_pid()
+        if pid is not None:
+            raise AlreadyRunning(pid, f"a PostgreSQL server (pid {pid}) already runs on {self.data_dir}")
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Wait as `pg_ctl -w` does: until the lock file of this data directory names our process and says
+        `ready`, then until the server accepts connections on its own socket (never on a port another server may
+        answer on)."""
+        assert self.process is not None
+        pid_file = self.data_dir / "postmaster.pid"
         pg_isready = _pg_bin_dir() / "pg_isready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = subprocess.run(
-                [str(pg_isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q"], check=False
-            )
-            if done.returncode == 0:
-                return
-            time.sleep(0.1)
-        raise TimeoutError("PostgreSQL did not accept connections in time")
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"PostgreSQL exited with code {self.process.returncode} during start-up (log: {self.log_file})"
+                )
+            with contextlib.suppress(OSError, ValueError):
+                lines = pid_file.read_text().split("\n")
+                if len(lines) > 7 and int(lines[0]) == self.process.pid and lines[7].strip() == "ready":
+                    done = subprocess.run(
+                        [str(pg_isready), "-h", str(self.data_dir), "-p", str(self.port), "-U", "postgres", "-q"],
+                        check=False,
+                    )
+                    if done.returncode == 0:
+                        return
+            time.sleep(0.05)
+        raise TimeoutError(f"PostgreSQL did not accept connections in {timeout}s (log: {self.log_file})")
 
     def stop(self) -> None:
         """Fast shutdown: SIGINT makes PostgreSQL abort transactions and exit cleanly."""
