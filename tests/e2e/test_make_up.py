@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.infra import EmbeddedPostgres, free_port
+from devstack.infra import EmbeddedPostgres, free_port, port_taken
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 120
@@ -60,8 +60,17 @@ def _is_json_object(line: str) -> bool:
         return False
 
 
+def _three_free_ports() -> int:
+    """The first of three consecutive free ports (the workers' metrics ports)."""
+    while True:
+        first = free_port()
+        if first < 65533 and not any(port_taken(first + i) for i in range(3)):
+            return first
+
+
 def stack_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
     ports = {name: free_port() for name in ("API_PORT", "RECEIPTS_PORT", "LOCAL_PG_PORT", "LOCAL_KAFKA_PORT")}
+    ports["LOCAL_METRICS_PORT"] = _three_free_ports()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}}
     env.update({k: str(v) for k, v in ports.items()}, LOCAL_DIR=str(tmp_path / "local"))
     return env, ports
@@ -96,10 +105,17 @@ def test_make_up_serves_a_ready_stack_and_ctrl_c_stops_everything(tmp_path: Path
         for name in ("api", "scheduler", "preparer", "transmitter", "delivery-receipts"):
             assert f"\n{name:<17} | " in output, f"no log line prefixed with {name}"
         assert all(_listening(port) for port in ports.values())
+        metrics = re.search(r"stack  \| metrics: (.*)", output)
+        assert metrics is not None, output
+        urls = dict(re.findall(r"(\S+) (http://127\.0\.0\.1:\d+/metrics)", metrics.group(1)))
+        assert set(urls) == {"api", "scheduler", "preparer", "transmitter", "delivery-receipts"}
+        for name, url in urls.items():
+            with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - our own URL
+                assert b"# TYPE" in answer.read(), f"{name}'s {url} serves no Prometheus metrics"
         not_json = [line for line in _service_lines(output) if not _is_json_object(line)]
         assert not_json == [], "every service line is one JSON object (LOG_JSON), FastStream's too"
     assert "stack  | stopped" in log_path.read_text()
-    still_listening = [name for name, port in ports.items() if _listening(port)]
+    still_listening = [name for name, port in ports.items() if _listening(port)]  # the workers' metrics too
     assert still_listening == []
 
 

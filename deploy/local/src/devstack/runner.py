@@ -31,6 +31,7 @@ from shared.db import migrate
 
 LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ".local")).resolve()
 READY_TIMEOUT_SECONDS = 120
+WORKERS = ("scheduler", "preparer", "transmitter")  # the api and delivery-receipts serve /metrics on their own port
 
 
 class Stop(Exception):
@@ -59,9 +60,9 @@ def hold_checkout_lock(local_dir: Path) -> IO[str]:
     return lock
 
 
-def check_ports_free(ports: dict[str, int]) -> None:
+def check_ports_free(ports: list[tuple[str, int]]) -> None:
     """Every port the stack will listen on must be free: never attach to a server someone else runs."""
-    for variable, port in ports.items():
+    for variable, port in ports:
         if port_taken(port):
             raise StackError(f"port {port} is taken by another process: set {variable} to a free port")
 
@@ -101,17 +102,17 @@ class Stack:
     broker: TansuBroker | None = None
     services: ServiceProcesses | None = None
 
-    def start_servers(self, ports: dict[str, int]) -> tuple[str, str]:
+    def start_servers(self, ports: list[tuple[str, int]]) -> tuple[str, str]:
         """PostgreSQL and the broker, started unless given; returns their URLs once they are ready."""
         database_url = os.environ.get("DATABASE_URL", "")
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not database_url:
             self.postgres = local_postgres()
-            ports["LOCAL_PG_PORT"] = self.postgres.port
+            ports.append(("LOCAL_PG_PORT", self.postgres.port))
         if not kafka:
             port = int(os.environ.get("LOCAL_KAFKA_PORT", "19092"))
             self.broker = TansuBroker(port=port, log_file=LOCAL_DIR / "tansu.log")
-            ports["LOCAL_KAFKA_PORT"] = port
+            ports.append(("LOCAL_KAFKA_PORT", port))
         check_ports_free(ports)
         if self.postgres is not None:
             database_url = self.postgres.start().url
@@ -151,23 +152,32 @@ def main() -> None:
     signal.signal(signal.SIGINT, _on_signal)
     api_port = int(os.environ.get("API_PORT", "8000"))
     receipts_port = int(os.environ.get("RECEIPTS_PORT", "8001"))
+    # Each worker's probes and /metrics: LOCAL_METRICS_PORT (default 9101) for the scheduler, then one up each.
+    metrics_base = int(os.environ.get("LOCAL_METRICS_PORT", "9101"))
+    worker_ports = {name: metrics_base + i for i, name in enumerate(WORKERS)}
+    ports = [("API_PORT", api_port), ("RECEIPTS_PORT", receipts_port)]
+    ports += [("LOCAL_METRICS_PORT (the first of three)", port) for port in worker_ports.values()]
     stack = Stack()
     lock: IO[str] | None = None
     failed = False
     try:
         lock = hold_checkout_lock(LOCAL_DIR)
-        database_url, kafka = stack.start_servers({"API_PORT": api_port, "RECEIPTS_PORT": receipts_port})
+        database_url, kafka = stack.start_servers(ports)
         applied = asyncio.run(migrate(database_url))
         print(f"stack  | migrations applied: {', '.join(applied) or 'none needed'}", flush=True)
         env = service_env(database_url, kafka, api_port, receipts_port)
         # A person watching a terminal reads console lines better than JSON.
         env.setdefault("LOG_JSON", os.environ.get("LOG_JSON", "false" if sys.stdout.isatty() else "true"))
-        stack.services = ServiceProcesses(env)
+        by_service = {name: {"HEALTH_PORT": str(port)} for name, port in worker_ports.items()}
+        stack.services = ServiceProcesses(env, env_by_service=by_service)
         stack.services.start_all()
         wait_ready(f"http://127.0.0.1:{api_port}/readyz/pipeline", stack.services, READY_TIMEOUT_SECONDS)
+        metrics = {"api": api_port, "delivery-receipts": receipts_port, **worker_ports}
+        urls = "  ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in metrics.items())
         print(
             f"stack  | ready. API: http://127.0.0.1:{api_port}  docs: http://127.0.0.1:{api_port}/docs  "
-            f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)",
+            f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)\n"
+            f"stack  | metrics: {urls}",
             flush=True,
         )
         while True:
