@@ -135,7 +135,7 @@ class SendGridServer:
     """The v3 Mail Send API as documented: JSON POST with a bearer key, 202 with `X-Message-Id`."""
 
     url: str = ""
-    requests: list[dict[str, object]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     message_ids: dict[str, str] = field(default_factory=dict)  # dispatch id -> X-Message-Id
 

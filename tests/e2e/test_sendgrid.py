@@ -1,5 +1,6 @@
 """Email through a SendGrid-compatible server on 127.0.0.1, and SendGrid's signed event webhook (ECDSA P-256
-over timestamp + body, signed here with a key of the test's own, as SendGrid signs with its)."""
+over timestamp + body, signed here with a key of the test's own, as SendGrid signs with its); the sender's name
+as SendGrid gets it."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.e2e.emails import create_email_message, create_email_sending, prepare
 from tests.e2e.providers import SendGridServer, TwilioServer, announce, running_services, wait_transmitted
 from tests.infra import eventually
 from tests.seed import create_lc_row
 
 EMAILS = 200
 API_KEY = "SG.test-key"
+
+
+def sendgrid_env(server: SendGridServer, **extra: str) -> dict[str, str]:
+    return {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": server.url, "SENDGRID_API_KEY": API_KEY, **extra}
 
 
 def sign(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> str:
@@ -80,7 +86,7 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
         await wait_transmitted(db, sending_id, 60, "the emails transmitted through SendGrid")
         assert len(sendgrid_server.requests) == EMAILS
         assert set(sendgrid_server.authorizations) == {f"Bearer {API_KEY}"}
-        first = min(sendgrid_server.requests, key=lambda r: int(r["personalizations"][0]["custom_args"]["dispatch_id"]))  # type: ignore[index]
+        first = min(sendgrid_server.requests, key=lambda r: int(r["personalizations"][0]["custom_args"]["dispatch_id"]))
         assert first == {
             "personalizations": [{"to": [{"email": "m1@example.com"}], "custom_args": {"dispatch_id": str(ids[0])}}],
             "from": {"email": "shop@example.com", "name": "Shop"},
@@ -120,3 +126,30 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
             return {r["id"]: r["delivery_status"] for r in rows} == expected
 
         await eventually(applied, 30, "every SendGrid event applied")
+
+
+async def test_a_from_name_with_a_comma_or_semicolon_reaches_sendgrid_whole(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    names = {"acme@example.com": "Acme, Inc.", "ab@example.com": "A; B", "quoted@example.com": 'Say "hei"'}
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "sendgrid-from")
+        sendings = [
+            await create_email_sending(
+                conn, lc_id, await create_email_message(conn, lc_id, name, marketing=False), emails=[to]
+            )
+            for to, name in names.items()
+        ]
+    async with running_services(
+        database_url, twilio_broker, twilio_server, db, tmp_path / "log", **sendgrid_env(sendgrid_server)
+    ):
+        for sending_id in sendings:
+            await prepare(db, twilio_broker, sending_id)
+            await wait_transmitted(db, sending_id, 60, f"sending {sending_id} sent through SendGrid")
+    senders = {r["personalizations"][0]["to"][0]["email"]: r["from"] for r in sendgrid_server.requests}
+    assert senders == {to: {"email": "shop@example.com", "name": name} for to, name in names.items()}

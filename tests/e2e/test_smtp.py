@@ -1,5 +1,6 @@
 """Email over SMTP to an aiosmtpd server on 127.0.0.1: every dispatch arrives as a valid MIME message with the
-rendered subject and bodies; a refused recipient fails its dispatch with the server's reason."""
+rendered subject and bodies; a refused recipient fails its dispatch with the server's reason; a display name
+with `,` or `;` stays one name."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from tests.e2e.emails import create_email_message, create_email_sending, prepare
 from tests.e2e.providers import TwilioServer, announce, running_services, wait_transmitted
 from tests.seed import create_lc_row
 
@@ -109,6 +111,7 @@ async def test_every_email_arrives_as_a_valid_mime_message(
         assert parsed["From"].addresses[0].display_name == "Butikken Øst"
         assert parsed["From"].addresses[0].addr_spec == "shop@example.com"
         assert parsed["Message-ID"] == provider_ids[envelope.rcpt_tos[0]]
+        assert envelope.mail_from == "shop@example.com"
         assert parsed["List-Unsubscribe"].startswith("<https://shop.example/unsubscribe?d=")
         assert parsed.get_content_type() == "multipart/alternative"
         text, html = (part.get_content() for part in parsed.iter_parts())
@@ -118,3 +121,36 @@ async def test_every_email_arrives_as_a_valid_mime_message(
     assert refused is not None
     assert refused["transmission_status"] == "failed"
     assert refused["error"].startswith("provider_rejected: 550")
+
+
+async def test_a_from_name_with_a_comma_or_semicolon_arrives_whole_and_the_envelope_sender_is_the_address(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    smtp_server: tuple[Inbox, int],
+    tmp_path: Path,
+) -> None:
+    inbox, port = smtp_server
+    names = {"acme@example.com": "Acme, Inc.", "ab@example.com": "A; B", "quoted@example.com": 'Say "hei"'}
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "smtp-from")
+        sendings = [
+            await create_email_sending(
+                conn, lc_id, await create_email_message(conn, lc_id, name, marketing=False), emails=[to]
+            )
+            for to, name in names.items()
+        ]
+    extra = {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
+        for sending_id in sendings:
+            await prepare(db, twilio_broker, sending_id)
+            await wait_transmitted(db, sending_id, 60, f"sending {sending_id} sent over SMTP")
+    received = {}
+    for envelope, raw in inbox.messages:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        received[envelope.rcpt_tos[0]] = (
+            envelope.mail_from,
+            [(a.display_name, a.addr_spec) for a in parsed["From"].addresses],
+        )
+    assert received == {to: ("shop@example.com", [(name, "shop@example.com")]) for to, name in names.items()}

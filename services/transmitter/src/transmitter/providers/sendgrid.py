@@ -5,12 +5,12 @@ event webhook names it back. SendGrid answers 202 with `X-Message-Id`, the provi
 carry as the first part of `sg_message_id`.
 """
 
-from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import Any
 
 import aiohttp
 
+from shared.email_address import split_from
 from transmitter.providers.base import Outgoing, SendResult, TransientProviderError, retry_after
 
 
@@ -43,7 +43,7 @@ class SendGridEmail:
     @staticmethod
     def body(message: Outgoing) -> dict[str, Any]:
         content = message.content
-        from_name, from_email = parseaddr(str(content.get("from") or ""))
+        from_name, from_email = split_from(str(content.get("from") or ""))
         sender: dict[str, str] = {"email": from_email}
         if from_name:
             sender["name"] = from_name
