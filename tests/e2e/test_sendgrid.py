@@ -1,11 +1,12 @@
 """Email through a SendGrid-compatible server on 127.0.0.1, and SendGrid's signed event webhook (ECDSA P-256
 over timestamp + body, signed here with a key of the test's own, as SendGrid signs with its); the sender's name
-as SendGrid gets it."""
+as SendGrid gets it; a 429 waited out."""
 
 from __future__ import annotations
 
 import base64
 import time
+from email.utils import formatdate
 from pathlib import Path
 
 import aiohttp
@@ -153,3 +154,33 @@ async def test_a_from_name_with_a_comma_or_semicolon_reaches_sendgrid_whole(
             await wait_transmitted(db, sending_id, 60, f"sending {sending_id} sent through SendGrid")
     senders = {r["personalizations"][0]["to"][0]["email"]: r["from"] for r in sendgrid_server.requests}
     assert senders == {to: {"email": "shop@example.com", "name": name} for to, name in names.items()}
+
+
+async def test_a_429_whose_retry_after_is_an_http_date_is_waited_out_and_the_email_transmitted(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    until: list[float] = []
+
+    def in_two_seconds() -> str:
+        until.append(float(int(time.time()) + 2))  # an HTTP-date has whole seconds
+        return formatdate(until[-1], usegmt=True)
+
+    sendgrid_server.throttle_once = in_two_seconds
+    async with running_services(
+        database_url, twilio_broker, twilio_server, db, tmp_path / "log", **sendgrid_env(sendgrid_server)
+    ):
+        sending_id, ids = await _prepared_email_sending(db, 1)
+        await announce(twilio_broker, sending_id, ids)
+
+        await wait_transmitted(db, sending_id, 60, "the throttled email transmitted")
+    assert sendgrid_server.throttled == [formatdate(until[0], usegmt=True)]
+    outcome = await db.fetchrow("SELECT transmission_status, error FROM dispatches WHERE id = $1", ids[0])
+    assert outcome is not None
+    assert (outcome["transmission_status"], outcome["error"]) == ("transmitted", None)
+    assert len(sendgrid_server.requests) == 1
+    assert sendgrid_server.arrivals[1] >= until[0] - 0.05, "tried again only once the date had come"
