@@ -17,6 +17,8 @@ import asyncpg
 import jwt
 import pytest
 from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
 
@@ -249,3 +251,34 @@ async def fcm_server() -> AsyncIterator[FcmServer]:
         yield server
     finally:
         await runner.cleanup()
+
+
+REFUSED = "nobody@example.com"
+
+
+class Inbox:
+    """Collects what the server accepted; refuses one address the way a real relay does."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, bytes]] = []
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
+        if address == REFUSED:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.messages.append((envelope, bytes(envelope.original_content or b"")))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

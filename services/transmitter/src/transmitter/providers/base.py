@@ -18,7 +18,8 @@ class Outgoing:
     recipient: str
     content: dict[str, Any]
     sender: str | None = None
-    marketing: bool = False  # a marketing sending: email gets List-Unsubscribe headers
+    # The signed link of a marketing email to a member: the mail gets List-Unsubscribe (one-click) headers.
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Each message is multipart/alternative (a text part made from the HTML, and the HTML with the preheader as
 hidden preview text), `From: "name" <address>` with the address as the envelope sender, a `Message-ID` naming
-the dispatch (the provider message id, so bounces can be correlated), and for marketing sendings
-`List-Unsubscribe` (+ one-click) headers.
+the dispatch (the provider message id, so bounces can be correlated), and for a marketing mail to a member the
+one-click `List-Unsubscribe` headers.
 """
 
 import asyncio
@@ -17,6 +17,7 @@ import aiosmtplib
 
 from shared.email_address import split_from
 from transmitter.providers.base import Outgoing, SendResult, TransientProviderError
+from transmitter.providers.mail import unsubscribe_headers
 from transmitter.providers.sendgrid import html_to_text
 
 
@@ -33,14 +34,12 @@ class SmtpEmail:
         connections: int = 4,
         timeout_seconds: float = 10,
         message_id_domain: str = "messaging.local",
-        unsubscribe_url: str | None = None,
     ) -> None:
         self._options = {"hostname": host, "port": port, "username": username or None,
                          "password": password or None, "start_tls": starttls, "timeout": timeout_seconds}  # fmt: skip
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[aiosmtplib.SMTP] = []
         self._domain = message_id_domain
-        self._unsubscribe_url = unsubscribe_url
 
     def build(self, message: Outgoing) -> tuple[EmailMessage, str]:
         """The MIME message and its envelope sender (the From address, never its display name)."""
@@ -52,9 +51,8 @@ class SmtpEmail:
         email["Subject"] = str(content.get("subject") or "")
         email["Date"] = formatdate(localtime=False, usegmt=True)
         email["Message-ID"] = f"<dispatch-{message.dispatch_id}.{uuid.uuid4().hex}@{self._domain}>"
-        if message.marketing and self._unsubscribe_url:
-            email["List-Unsubscribe"] = f"<{self._unsubscribe_url}?d={message.dispatch_id}>"
-            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        for header, value in unsubscribe_headers(message.unsubscribe_url).items():
+            email[header] = value
         body = str(content.get("body") or "")
         preheader = content.get("preheader")
         email.set_content(html_to_text(body) or " ")
