@@ -14,6 +14,7 @@ from tests.e2e.providers import REFUSED, Inbox, TwilioServer, announce, running_
 from tests.seed import create_lc_row
 
 from shared.unsubscribe import Unsubscription, verify_unsubscribe
+from transmitter.providers.mail import PREHEADER_STYLE
 
 EMAILS = 60
 UNSUBSCRIBE_SECRET = "unsubscribe-test-secret"
@@ -87,7 +88,7 @@ async def test_every_email_arrives_as_a_valid_mime_message(
         assert parsed.get_content_type() == "multipart/alternative"
         text, html = (part.get_content() for part in parsed.iter_parts())
         assert text.strip() == f"Hei nr {number}"
-        assert html.strip() == f'<span style="display:none">Bare i dag</span><p>Hei <b>nr {number}</b></p>'
+        assert html.strip() == f'<span style="{PREHEADER_STYLE}">Bare i dag</span><p>Hei <b>nr {number}</b></p>'
     refused = await db.fetchrow("SELECT transmission_status, error FROM dispatches WHERE email = $1", REFUSED)
     assert refused is not None
     assert refused["transmission_status"] == "failed"

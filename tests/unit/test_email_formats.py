@@ -1,10 +1,11 @@
-"""The `From` kept by dispatches, as both email providers read it."""
+"""The parts every email provider builds alike: the `From` kept by dispatches, and the preheader."""
 
 from __future__ import annotations
 
 import pytest
 
 from shared.email_address import from_header, split_from
+from transmitter.providers.mail import PREHEADER_STYLE, html_with_preheader
 
 NAMES = ["Acme, Inc.", "A; B", 'Say "hei"', "Butikken Øst", "A <b>", "Shop"]
 
@@ -27,3 +28,14 @@ def test_names_with_specials_are_quoted() -> None:
 def test_a_from_prepared_before_names_were_quoted_is_still_read_whole() -> None:
     assert split_from("Acme, Inc. <shop@example.com>") == ("Acme, Inc.", "shop@example.com")
     assert split_from("A; B <shop@example.com>") == ("A; B", "shop@example.com")
+
+
+def test_the_preheader_opens_the_body_hidden_and_escaped() -> None:
+    hidden = f'<span style="{PREHEADER_STYLE}">1 &lt; 2 &amp; more</span>'
+    assert html_with_preheader("<p>Hei</p>", "1 < 2 & more") == hidden + "<p>Hei</p>"
+    document = '<html><head><title>T</title></head><BODY class="x"><p>Hei</p></BODY></html>'
+    assert html_with_preheader(document, "1 < 2 & more") == (
+        f'<html><head><title>T</title></head><BODY class="x">{hidden}<p>Hei</p></BODY></html>'
+    )
+    assert html_with_preheader("<p>Hei</p>", None) == "<p>Hei</p>"
+    assert html_with_preheader("<p>Hei</p>", "") == "<p>Hei</p>"

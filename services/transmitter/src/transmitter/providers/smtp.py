@@ -7,7 +7,6 @@ one-click `List-Unsubscribe` headers.
 """
 
 import asyncio
-import html
 import uuid
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -17,8 +16,7 @@ import aiosmtplib
 
 from shared.email_address import split_from
 from transmitter.providers.base import Outgoing, SendResult, TransientProviderError
-from transmitter.providers.mail import unsubscribe_headers
-from transmitter.providers.sendgrid import html_to_text
+from transmitter.providers.mail import html_to_text, html_with_preheader, unsubscribe_headers
 
 
 class SmtpEmail:
@@ -54,10 +52,8 @@ class SmtpEmail:
         for header, value in unsubscribe_headers(message.unsubscribe_url).items():
             email[header] = value
         body = str(content.get("body") or "")
-        preheader = content.get("preheader")
         email.set_content(html_to_text(body) or " ")
-        hidden = f'<span style="display:none">{html.escape(str(preheader))}</span>' if preheader else ""
-        email.add_alternative(hidden + body, subtype="html")
+        email.add_alternative(html_with_preheader(body, content.get("preheader")), subtype="html")
         return email, address
 
     async def send(self, message: Outgoing) -> SendResult:
