@@ -14,7 +14,13 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from tests.e2e.providers import fcm_server, sendgrid_server, twilio_broker, twilio_server  # noqa: F401 - fixtures
+from tests.e2e.providers import (  # noqa: F401 - fixtures
+    fcm_server,
+    sendgrid_server,
+    smtp_server,
+    twilio_broker,
+    twilio_server,
+)
 from tests.infra import broker_for_tests, create_test_database, drop_database, eventually
 
 from devstack.infra import free_port

@@ -8,7 +8,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ import asyncpg
 import jwt
 import pytest
 from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
 
@@ -132,14 +134,26 @@ async def running_services(
 
 @dataclass
 class SendGridServer:
-    """The v3 Mail Send API as documented: JSON POST with a bearer key, 202 with `X-Message-Id`."""
+    """The v3 Mail Send API as documented: JSON POST with a bearer key, 202 with `X-Message-Id`.
+
+    With `throttle_once`, the first request gets 429 with `Retry-After: throttle_once()` (the header made when
+    the request comes); `arrivals` records when each request came (wall clock), accepted or not.
+    """
 
     url: str = ""
-    requests: list[dict[str, object]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     message_ids: dict[str, str] = field(default_factory=dict)  # dispatch id -> X-Message-Id
+    throttle_once: Callable[[], str] | None = None
+    throttled: list[str] = field(default_factory=list)  # the Retry-After of each 429 sent
+    arrivals: list[float] = field(default_factory=list)
 
     async def send(self, request: web.Request) -> web.Response:
+        self.arrivals.append(time.time())
+        if self.throttle_once is not None and not self.throttled:
+            self.throttled.append(self.throttle_once())
+            error = {"errors": [{"message": "too many requests", "field": None, "help": None}]}
+            return web.json_response(error, status=429, headers={"Retry-After": self.throttled[-1]})
         self.authorizations.append(request.headers.get("Authorization", ""))
         body = await request.json()
         self.requests.append(body)
@@ -237,3 +251,34 @@ async def fcm_server() -> AsyncIterator[FcmServer]:
         yield server
     finally:
         await runner.cleanup()
+
+
+REFUSED = "nobody@example.com"
+
+
+class Inbox:
+    """Collects what the server accepted; refuses one address the way a real relay does."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, bytes]] = []
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
+        if address == REFUSED:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.messages.append((envelope, bytes(envelope.original_content or b"")))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

@@ -1,10 +1,12 @@
 """Email through a SendGrid-compatible server on 127.0.0.1, and SendGrid's signed event webhook (ECDSA P-256
-over timestamp + body, signed here with a key of the test's own, as SendGrid signs with its)."""
+over timestamp + body, signed here with a key of the test's own, as SendGrid signs with its); the sender's name,
+the marketing headers and the preheader as SendGrid gets them; a 429 waited out."""
 
 from __future__ import annotations
 
 import base64
 import time
+from email.utils import formatdate
 from pathlib import Path
 
 import aiohttp
@@ -12,12 +14,21 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.e2e.emails import EVERY_MEMBER_WITH_EMAIL, create_email_message, create_email_sending, prepare
 from tests.e2e.providers import SendGridServer, TwilioServer, announce, running_services, wait_transmitted
 from tests.infra import eventually
 from tests.seed import create_lc_row
 
+from shared.unsubscribe import Unsubscription, verify_unsubscribe
+from transmitter.providers.mail import PREHEADER_STYLE
+
 EMAILS = 200
 API_KEY = "SG.test-key"
+UNSUBSCRIBE_SECRET = "unsubscribe-test-secret"
+
+
+def sendgrid_env(server: SendGridServer, **extra: str) -> dict[str, str]:
+    return {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": server.url, "SENDGRID_API_KEY": API_KEY, **extra}
 
 
 def sign(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> str:
@@ -80,7 +91,7 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
         await wait_transmitted(db, sending_id, 60, "the emails transmitted through SendGrid")
         assert len(sendgrid_server.requests) == EMAILS
         assert set(sendgrid_server.authorizations) == {f"Bearer {API_KEY}"}
-        first = min(sendgrid_server.requests, key=lambda r: int(r["personalizations"][0]["custom_args"]["dispatch_id"]))  # type: ignore[index]
+        first = min(sendgrid_server.requests, key=lambda r: int(r["personalizations"][0]["custom_args"]["dispatch_id"]))
         assert first == {
             "personalizations": [{"to": [{"email": "m1@example.com"}], "custom_args": {"dispatch_id": str(ids[0])}}],
             "from": {"email": "shop@example.com", "name": "Shop"},
@@ -120,3 +131,96 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
             return {r["id"]: r["delivery_status"] for r in rows} == expected
 
         await eventually(applied, 30, "every SendGrid event applied")
+
+
+async def test_a_from_name_with_a_comma_or_semicolon_reaches_sendgrid_whole(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    names = {"acme@example.com": "Acme, Inc.", "ab@example.com": "A; B", "quoted@example.com": 'Say "hei"'}
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "sendgrid-from")
+        sendings = [
+            await create_email_sending(
+                conn, lc_id, await create_email_message(conn, lc_id, name, marketing=False), emails=[to]
+            )
+            for to, name in names.items()
+        ]
+    async with running_services(
+        database_url, twilio_broker, twilio_server, db, tmp_path / "log", **sendgrid_env(sendgrid_server)
+    ):
+        for sending_id in sendings:
+            await prepare(db, twilio_broker, sending_id)
+            await wait_transmitted(db, sending_id, 60, f"sending {sending_id} sent through SendGrid")
+    senders = {r["personalizations"][0]["to"][0]["email"]: r["from"] for r in sendgrid_server.requests}
+    assert senders == {to: {"email": "shop@example.com", "name": name} for to, name in names.items()}
+
+
+async def test_marketing_email_carries_one_click_unsubscribe_headers_and_the_preheader(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "sendgrid-marketing")
+        await conn.execute(
+            "INSERT INTO members (loyalty_club_id, id, email, properties, consents) "
+            "VALUES ($1, 7, 'kari@example.com', $2, $3)",
+            lc_id,
+            {"name": "Kari"},
+            {"email_marketing": {"status": True}},
+        )
+        message_id = await create_email_message(conn, lc_id, "Shop", marketing=True)
+        sending_id = await create_email_sending(conn, lc_id, message_id, audience=EVERY_MEMBER_WITH_EMAIL)
+    extra = sendgrid_env(sendgrid_server, UNSUBSCRIBE_URL="https://shop.example/unsubscribe",
+                         UNSUBSCRIBE_SECRET=UNSUBSCRIBE_SECRET)  # fmt: skip
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
+        await prepare(db, twilio_broker, sending_id)
+        await wait_transmitted(db, sending_id, 60, "the marketing email sent through SendGrid")
+    (mail,) = sendgrid_server.requests
+    link = mail["headers"]["List-Unsubscribe"]
+    assert link.startswith("<https://shop.example/unsubscribe?t=")
+    token = link.removeprefix("<https://shop.example/unsubscribe?t=").removesuffix(">")
+    assert verify_unsubscribe(UNSUBSCRIBE_SECRET, token) == Unsubscription(lc_id, 7, "email")
+    assert mail["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["content"] == [
+        {"type": "text/plain", "value": "Hei Kari"},
+        {"type": "text/html", "value": f'<span style="{PREHEADER_STYLE}">Bare i dag</span><p>Hei <b>Kari</b></p>'},
+    ]
+
+
+async def test_a_429_whose_retry_after_is_an_http_date_is_waited_out_and_the_email_transmitted(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    until: list[float] = []
+
+    def in_two_seconds() -> str:
+        until.append(float(int(time.time()) + 2))  # an HTTP-date has whole seconds
+        return formatdate(until[-1], usegmt=True)
+
+    sendgrid_server.throttle_once = in_two_seconds
+    async with running_services(
+        database_url, twilio_broker, twilio_server, db, tmp_path / "log", **sendgrid_env(sendgrid_server)
+    ):
+        sending_id, ids = await _prepared_email_sending(db, 1)
+        await announce(twilio_broker, sending_id, ids)
+
+        await wait_transmitted(db, sending_id, 60, "the throttled email transmitted")
+    assert sendgrid_server.throttled == [formatdate(until[0], usegmt=True)]
+    outcome = await db.fetchrow("SELECT transmission_status, error FROM dispatches WHERE id = $1", ids[0])
+    assert outcome is not None
+    assert (outcome["transmission_status"], outcome["error"]) == ("transmitted", None)
+    assert len(sendgrid_server.requests) == 1
+    assert sendgrid_server.arrivals[1] >= until[0] - 0.05, "tried again only once the date had come"

@@ -1,53 +1,23 @@
 """Email over SMTP to an aiosmtpd server on 127.0.0.1: every dispatch arrives as a valid MIME message with the
-rendered subject and bodies; a refused recipient fails its dispatch with the server's reason."""
+rendered subject and bodies; a refused recipient fails its dispatch with the server's reason; a display name
+with `,` or `;` stays one name."""
 
 from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from tests.e2e.providers import TwilioServer, announce, running_services, wait_transmitted
+from tests.e2e.emails import create_email_message, create_email_sending, prepare
+from tests.e2e.providers import REFUSED, Inbox, TwilioServer, announce, running_services, wait_transmitted
 from tests.seed import create_lc_row
 
-from devstack.infra import free_port
+from shared.unsubscribe import Unsubscription, verify_unsubscribe
+from transmitter.providers.mail import PREHEADER_STYLE
 
 EMAILS = 60
-REFUSED = "nobody@example.com"
-
-
-class Inbox:
-    """Collects what the server accepted; refuses one address the way a real relay does."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[Envelope, bytes]] = []
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
-        if address == REFUSED:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append((envelope, bytes(envelope.original_content or b"")))
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+UNSUBSCRIBE_SECRET = "unsubscribe-test-secret"
 
 
 async def test_every_email_arrives_as_a_valid_mime_message(
@@ -81,11 +51,12 @@ async def test_every_email_arrives_as_a_valid_mime_message(
             message_id,
         )
         rows = await conn.fetch(
-            "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, email, scheduled_at) "
-            "SELECT $1, $2, 'email:' || i, 'email', jsonb_build_object('subject', 'Tilbud på æøå ' || i, "
+            "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, email, member_id, "
+            "scheduled_at) "
+            "SELECT $1, $2, 'member:' || i, 'email', jsonb_build_object('subject', 'Tilbud på æøå ' || i, "
             "'body', '<p>Hei <b>nr ' || i || '</b></p>', 'preheader', 'Bare i dag', "
             "'from', 'Butikken Øst <shop@example.com>'), "
-            "CASE WHEN i = 1 THEN $4 ELSE 'm' || i || '@example.com' END, now() "
+            "CASE WHEN i = 1 THEN $4 ELSE 'm' || i || '@example.com' END, i, now() "
             "FROM generate_series(1, $3) AS i RETURNING id",
             sending_id,
             lc_id,
@@ -93,7 +64,8 @@ async def test_every_email_arrives_as_a_valid_mime_message(
             REFUSED,
         )
     extra = {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
-             "UNSUBSCRIBE_URL": "https://shop.example/unsubscribe"}  # fmt: skip
+             "UNSUBSCRIBE_URL": "https://shop.example/unsubscribe",
+             "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET}  # fmt: skip
     async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
         await announce(twilio_broker, sending_id, sorted(r["id"] for r in rows))
 
@@ -109,12 +81,48 @@ async def test_every_email_arrives_as_a_valid_mime_message(
         assert parsed["From"].addresses[0].display_name == "Butikken Øst"
         assert parsed["From"].addresses[0].addr_spec == "shop@example.com"
         assert parsed["Message-ID"] == provider_ids[envelope.rcpt_tos[0]]
-        assert parsed["List-Unsubscribe"].startswith("<https://shop.example/unsubscribe?d=")
+        assert envelope.mail_from == "shop@example.com"
+        link = parsed["List-Unsubscribe"].removeprefix("<https://shop.example/unsubscribe?t=").removesuffix(">")
+        assert verify_unsubscribe(UNSUBSCRIBE_SECRET, link) == Unsubscription(lc_id, int(number), "email")
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert parsed.get_content_type() == "multipart/alternative"
         text, html = (part.get_content() for part in parsed.iter_parts())
         assert text.strip() == f"Hei nr {number}"
-        assert html.strip() == f'<span style="display:none">Bare i dag</span><p>Hei <b>nr {number}</b></p>'
+        assert html.strip() == f'<span style="{PREHEADER_STYLE}">Bare i dag</span><p>Hei <b>nr {number}</b></p>'
     refused = await db.fetchrow("SELECT transmission_status, error FROM dispatches WHERE email = $1", REFUSED)
     assert refused is not None
     assert refused["transmission_status"] == "failed"
     assert refused["error"].startswith("provider_rejected: 550")
+
+
+async def test_a_from_name_with_a_comma_or_semicolon_arrives_whole_and_the_envelope_sender_is_the_address(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    smtp_server: tuple[Inbox, int],
+    tmp_path: Path,
+) -> None:
+    inbox, port = smtp_server
+    names = {"acme@example.com": "Acme, Inc.", "ab@example.com": "A; B", "quoted@example.com": 'Say "hei"'}
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "smtp-from")
+        sendings = [
+            await create_email_sending(
+                conn, lc_id, await create_email_message(conn, lc_id, name, marketing=False), emails=[to]
+            )
+            for to, name in names.items()
+        ]
+    extra = {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+    async with running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "log", **extra):
+        for sending_id in sendings:
+            await prepare(db, twilio_broker, sending_id)
+            await wait_transmitted(db, sending_id, 60, f"sending {sending_id} sent over SMTP")
+    received = {}
+    for envelope, raw in inbox.messages:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        received[envelope.rcpt_tos[0]] = (
+            envelope.mail_from,
+            [(a.display_name, a.addr_spec) for a in parsed["From"].addresses],
+        )
+    assert received == {to: ("shop@example.com", [(name, "shop@example.com")]) for to, name in names.items()}

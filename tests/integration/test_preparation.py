@@ -127,6 +127,32 @@ async def test_wrappers_wrap_each_attribute_and_the_merge_precedence_holds(
     }
 
 
+async def test_a_from_name_with_a_comma_or_semicolon_is_quoted_so_it_stays_one_name(
+    db: asyncpg.Pool, broker: KafkaBroker
+) -> None:
+    sendings: dict[str, int] = {}
+    async with db.acquire() as conn:
+        lc_id = await create_lc_row(conn, "from")
+        for name in ("Acme, Inc.", "A; B", "Shop"):
+            email = {"type": "email", "template_type": "email", "from_email": "shop@example.com", "from_name": name,
+                     "content": {"subject": "Hi", "body": "<p>Hi</p>"}}  # fmt: skip
+            sending_id = await _sending(conn, lc_id, [email], audience=None)
+            await conn.execute(
+                "INSERT INTO sending_recipients (sending_id, position, email) VALUES ($1, 0, 'kari@example.com')",
+                sending_id,
+            )
+            sendings[name] = sending_id
+    froms = {}
+    for name, sending_id in sendings.items():
+        (dispatch,) = await _prepare(db, broker, sending_id)
+        froms[name] = dispatch["content"]["from"]
+    assert froms == {
+        "Acme, Inc.": '"Acme, Inc." <shop@example.com>',
+        "A; B": '"A; B" <shop@example.com>',
+        "Shop": "Shop <shop@example.com>",
+    }
+
+
 async def test_sms_urls_become_short_links_per_recipient_when_tracked(db: asyncpg.Pool, broker: KafkaBroker) -> None:
     async with db.acquire() as conn:
         lc_id = await create_lc_row(conn, "short")

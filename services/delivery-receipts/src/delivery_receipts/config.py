@@ -16,6 +16,7 @@ class ReceiptsSettings(ServiceSettings):
     receipts_public_url: str = "http://127.0.0.1:8001"  # how providers reach us: the URL Twilio signs
     generic_webhook_secret: str = ""  # Standard Webhooks secret (`whsec_...`) of /webhooks/generic; refused while empty
     sendgrid_webhook_public_key: str = ""  # the event webhook's verification key (base64 DER); refused while empty
+    unsubscribe_secret: str = ""  # key of the transmitter's signed unsubscribe links; every link refused while empty
     receipts_retry_seconds: float = Field(default=0.5, gt=0, description="how often waiting receipts are looked at")
     receipt_retry_base_seconds: float = Field(
         default=0.5, gt=0, description="first wait of a receipt whose dispatch is not known yet (doubled each try)"

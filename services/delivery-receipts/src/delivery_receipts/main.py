@@ -10,6 +10,7 @@ from delivery_receipts.config import ReceiptsSettings
 from delivery_receipts.handlers import on_delivery_statuses
 from delivery_receipts.routes import router
 from delivery_receipts.service import retry_waiting_receipts
+from delivery_receipts.unsubscribe import router as unsubscribe_router
 from shared.events import DeliveryStatusReceived
 from shared.events.catalog import consumer_group
 from shared.kafka import consume_batch
@@ -34,6 +35,7 @@ def create_app(settings: ReceiptsSettings) -> FastAPI:
     app = FastAPI(title="Delivery receipts", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(unsubscribe_router)
     app.add_middleware(HttpMetricsMiddleware)
     return app
 

@@ -196,3 +196,23 @@ async def record_outcomes(conn: Conn, outcomes: Counter[tuple[str, str]]) -> Non
         [o for _, o in outcomes],
         list(outcomes.values()),
     )
+
+
+async def get_loyalty_club_name(conn: Conn, lc_id: int) -> str | None:
+    name: str | None = await conn.fetchval("SELECT name FROM loyalty_clubs WHERE id = $1", lc_id)
+    return name
+
+
+async def withdraw_consent(conn: Conn, lc_id: int, member_id: int, consent: str) -> bool:
+    """Set the member's consent (`email_marketing`, ...) to withdrawn, now, as the member service writes consents;
+    False when there is no such member or it was withdrawn already."""
+    withdrawn = await conn.fetchval(
+        "UPDATE members SET consents = consents || jsonb_build_object($3::text, jsonb_build_object("
+        "'status', false, 'updated_at', to_jsonb(now()), 'source', 'unsubscribe_link')), updated_at = now() "
+        "WHERE loyalty_club_id = $1 AND id = $2 AND deleted_at IS NULL "
+        "AND (consents #> ARRAY[$3::text, 'status']) IS DISTINCT FROM 'false'::jsonb RETURNING true",
+        lc_id,
+        member_id,
+        consent,
+    )
+    return bool(withdrawn)

@@ -22,6 +22,8 @@ from shared.domain import DeliveryStatus
 from shared.events import DeliveryStatusReceived
 from shared.kafka import announce_in_background
 from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED, RECEIPTS_WAITING
+from shared.preparation.planning import CONSENT_BY_CHANNEL
+from shared.unsubscribe import Unsubscription
 
 log = structlog.get_logger(__name__)
 
@@ -160,3 +162,13 @@ def count_outcomes(outcomes: Counter[tuple[str, str]]) -> None:
     """The metric of the receipts' outcomes; called once the transaction that recorded them committed."""
     for (provider, outcome), n in outcomes.items():
         RECEIPTS_APPLIED.labels(provider, outcome).inc(n)
+
+
+async def unsubscribe(pool: asyncpg.Pool, target: Unsubscription) -> None:
+    """Withdraw the member's marketing consent for the link's channel: the preparer suppresses it from then on.
+    Idempotent: a link used twice (a mail client and then the reader) withdraws once."""
+    consent = CONSENT_BY_CHANNEL[target.channel]
+    async with pool.acquire() as conn:
+        withdrawn = await repository.withdraw_consent(conn, target.loyalty_club_id, target.member_id, consent)
+    log.info("consent_withdrawn" if withdrawn else "consent_already_withdrawn", lc_id=target.loyalty_club_id,
+             member_id=target.member_id, consent=consent)  # fmt: skip

@@ -19,7 +19,10 @@ class TransmitterSettings(ServiceSettings):
     smtp_starttls: bool = False
     smtp_connections: int = Field(default=4, ge=1, description="pooled SMTP connections per process")
     message_id_domain: str = Field(default="messaging.local", description="domain of our email Message-IDs")
-    unsubscribe_url: str | None = Field(default=None, description="List-Unsubscribe target of marketing email")
+    unsubscribe_url: str | None = Field(
+        default=None, description="where unsubscribe links point; default: RECEIPTS_PUBLIC_URL/unsubscribe"
+    )
+    unsubscribe_secret: str = Field(default="", description="key of the signed unsubscribe links; none: no links")
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_api_key: str = ""
     push_provider: Literal["sandbox", "fcm"] = Field(default="sandbox", description="push provider adapter")
@@ -55,3 +58,8 @@ class TransmitterSettings(ServiceSettings):
     sandbox_receipts_url: str = "http://127.0.0.1:8001/webhooks/sandbox"
     sandbox_webhook_secret: str = "sandbox-secret"  # noqa: S105 - local default; set a real one in production
     sandbox_receipt_delay_seconds: float = Field(default=0.5, ge=0, description="how long after a send it is delivered")
+
+    @property
+    def unsubscribe_target(self) -> str:
+        """Where unsubscribe links point: `UNSUBSCRIBE_URL`, or delivery-receipts' own endpoint."""
+        return self.unsubscribe_url or f"{self.receipts_public_url.rstrip('/')}/unsubscribe"

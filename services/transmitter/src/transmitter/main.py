@@ -55,7 +55,6 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
             settings.smtp_host, settings.smtp_port, settings.smtp_username, settings.smtp_password,
             settings.smtp_starttls, settings.smtp_connections, settings.provider_timeout_seconds,
             message_id_domain=settings.message_id_domain,
-            unsubscribe_url=settings.unsubscribe_url,
         )  # fmt: skip
     push: Provider = sandbox
     if settings.push_provider == "fcm":
@@ -81,6 +80,8 @@ async def serve(settings: TransmitterSettings) -> None:
             settings.retry_deadline_seconds,
             settings.retry_base_seconds,
             settings.retry_max_seconds,
+            settings.unsubscribe_target,
+            settings.unsubscribe_secret,
         )
         senders.append(sender)
         runtime.on_stop(sender.stop)

@@ -51,8 +51,8 @@ async def start_transmitting(conn: Conn, sending_id: SendingId) -> None:
 async def get_unsent_dispatches(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId]) -> list[dict[str, Any]]:
     """The batch's dispatches never attempted (or given back after a transient refusal): what is left to send."""
     rows = await conn.fetch(
-        f"SELECT id, type, msisdn, email, app_token, content FROM dispatches WHERE id = ANY($2) AND {UNSENT} "
-        "ORDER BY id",
+        f"SELECT id, type, member_id, msisdn, email, app_token, content FROM dispatches "
+        f"WHERE id = ANY($2) AND {UNSENT} ORDER BY id",
         sending_id,
         list(ids),
     )

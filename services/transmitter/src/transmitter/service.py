@@ -20,6 +20,7 @@ from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.formats import utcnow
 from shared.kafka import Interrupted, publish_events
 from shared.metrics import DISPATCHES_FAILED, DISPATCHES_TRANSMITTED, PROVIDER_LATENCY, PROVIDER_RETRIES
+from shared.unsubscribe import Unsubscription, unsubscribe_link
 from transmitter import repository
 from transmitter.claims import Claims
 from transmitter.outcomes import Outcomes
@@ -54,7 +55,16 @@ class Sender:
     retry_deadline: float
     retry_base: float
     retry_max: float
+    unsubscribe_url: str | None = None  # where the signed unsubscribe links of marketing email point
+    unsubscribe_secret: str = ""  # their key; without one marketing email goes without List-Unsubscribe
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def unsubscribe_link(self, lc_id: int, member_id: int | None, channel: str) -> str | None:
+        """The signed link that withdraws a member's marketing consent for the channel (email only, for now)."""
+        if channel != "email" or member_id is None or not self.unsubscribe_url or not self.unsubscribe_secret:
+            return None
+        target = Unsubscription(lc_id, member_id, channel)
+        return unsubscribe_link(self.unsubscribe_url, self.unsubscribe_secret, target)
 
     @property
     def stopping(self) -> bool:
@@ -126,14 +136,17 @@ def _latency(provider: str) -> Any:
     return PROVIDER_LATENCY.labels(provider)
 
 
-def _outgoing(row: dict[str, Any], sms_sender: str | None, marketing: bool) -> Outgoing:
+def _outgoing(row: dict[str, Any], state: dict[str, Any], sender: Sender) -> Outgoing:
+    link = None
+    if state["marketing"]:  # inline recipients who are not members have no consent of ours to withdraw
+        link = sender.unsubscribe_link(state["loyalty_club_id"], row["member_id"], row["type"])
     return Outgoing(
         dispatch_id=row["id"],
         channel=row["type"],
         recipient=row[IDENTIFIER_BY_CHANNEL[row["type"]]],
         content=row["content"],
-        sender=sms_sender,
-        marketing=marketing,
+        sender=state["sms_sender"],
+        unsubscribe_url=link,
     )
 
 
@@ -154,7 +167,7 @@ async def transmit_batch(
         if state["status"] == "prepared":
             await repository.start_transmitting(conn, sending_id)
         unsent = await repository.get_unsent_dispatches(conn, sending_id, dispatch_ids)
-    messages = [_outgoing(row, state["sms_sender"], bool(state["marketing"])) for row in unsent]
+    messages = [_outgoing(row, state, sender) for row in unsent]
     sent = await asyncio.gather(*(sender.send(m, state["priority"]) for m in messages))
     results = [r for r in sent if r is not None]
     await sender.outcomes.flush()

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from shared.db import Conn
 from shared.domain import SendingId
+from shared.email_address import from_header
 from shared.preparation.audience import compile_conditions
 from shared.preparation.planning import Channel, Recipient
 
@@ -114,7 +115,7 @@ async def load_channels(conn: Conn, message_id: int) -> list[Channel]:
     """The message's channels, their templates (and wrappers) compiled once for the whole sending."""
     return [
         Channel.compile(c["type"], c["content"],
-                        f"{c['from_name']} <{c['from_email']}>" if c["from_name"] else c["from_email"],
+                        from_header(c["from_name"], c["from_email"]) if c["from_email"] else None,
                         c["wrapper_content"])
         for c in await get_message_channels(conn, message_id)
     ]  # fmt: skip

@@ -1,5 +1,6 @@
 """The interface every provider adapter implements."""
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -17,7 +18,8 @@ class Outgoing:
     recipient: str
     content: dict[str, Any]
     sender: str | None = None
-    marketing: bool = False  # a marketing sending: email gets List-Unsubscribe headers
+    # The signed link of a marketing email to a member: the mail gets List-Unsubscribe (one-click) headers.
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,17 @@ class TransientProviderError(Exception):
 
 
 def retry_after(header: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header: a number of seconds or an HTTP date (RFC 9110 §10.2.3);
-    None when absent or unreadable."""
+    """Seconds to wait from a `Retry-After` header: a number of seconds or an HTTP date (RFC 9110 §10.2.3), a
+    date already past being 0; None when absent or unreadable (`inf` and `nan` too: one would pause the provider
+    for good)."""
     if not header:
         return None
     try:
-        return max(0.0, float(header))
+        seconds = float(header)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(header)
     except (TypeError, ValueError):

@@ -4,6 +4,7 @@
 service account file the standard way: a JWT (RS256) asserting the account's email and the messaging scope,
 exchanged at the file's `token_uri`; it is cached until a minute before it expires. `UNREGISTERED` means the
 app token is gone: the dispatch fails `unregistered_token` and the transmitter clears the member's token.
+`data` values travel as strings (non-strings as JSON), and the iOS payload as `apns.payload`.
 """
 
 import asyncio
@@ -18,6 +19,20 @@ import orjson
 from transmitter.providers.base import UNREGISTERED_TOKEN, Outgoing, SendResult, TransientProviderError, retry_after
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+
+
+def data_value(value: Any) -> str:
+    """A `data` value as FCM takes it (a string): strings as they are, anything else as JSON, which is how apps
+    read them back (`true`, `null`, `{"a":1}`, never Python's `True`, `None`, `{'a': 1}`)."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def apns_config(ios_payload: Any) -> Any:
+    """`message.apns` of FCM v1: an ApnsConfig (`headers`, `payload`, ...) is passed through; an APNs payload
+    (`{"aps": ...}`, what an iOS developer writes) goes under its `payload`."""
+    if isinstance(ios_payload, dict) and ("payload" in ios_payload or "headers" in ios_payload):
+        return ios_payload
+    return {"payload": ios_payload}
 
 
 class FcmPush:
@@ -57,7 +72,7 @@ class FcmPush:
         content = message.content
         notification = {k: v for k, v in {"title": content.get("subject"), "body": content.get("body"),
                                           "image": content.get("image_url")}.items() if v}  # fmt: skip
-        data = {str(k): str(v) for k, v in (content.get("data") or {}).items()}
+        data = {str(k): data_value(v) for k, v in (content.get("data") or {}).items()}
         if content.get("url"):
             data["url"] = str(content["url"])
         push: dict[str, Any] = {"token": message.recipient, "notification": notification}
@@ -66,7 +81,7 @@ class FcmPush:
         if content.get("android_payload"):
             push["android"] = content["android_payload"]
         if content.get("ios_payload"):
-            push["apns"] = content["ios_payload"]
+            push["apns"] = apns_config(content["ios_payload"])
         return {"message": push}
 
     async def send(self, message: Outgoing) -> SendResult:

@@ -2,31 +2,17 @@
 
 `POST {base}/v3/mail/send` with a bearer API key; our dispatch id travels in `custom_args`, so the signed
 event webhook names it back. SendGrid answers 202 with `X-Message-Id`, the provider message id its events
-carry as the first part of `sg_message_id`.
+carry as the first part of `sg_message_id`. The body is the one SMTP sends: the HTML with its preheader as hidden
+preview text, a text part made from it, and for a marketing mail to a member the one-click unsubscribe headers.
 """
 
-from email.utils import parseaddr
-from html.parser import HTMLParser
 from typing import Any
 
 import aiohttp
 
+from shared.email_address import split_from
 from transmitter.providers.base import Outgoing, SendResult, TransientProviderError, retry_after
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _Text()
-    parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
+from transmitter.providers.mail import html_to_text, html_with_preheader, unsubscribe_headers
 
 
 class SendGridEmail:
@@ -43,19 +29,22 @@ class SendGridEmail:
     @staticmethod
     def body(message: Outgoing) -> dict[str, Any]:
         content = message.content
-        from_name, from_email = parseaddr(str(content.get("from") or ""))
+        from_name, from_email = split_from(str(content.get("from") or ""))
         sender: dict[str, str] = {"email": from_email}
         if from_name:
             sender["name"] = from_name
         html = str(content.get("body") or "")
-        return {
+        body: dict[str, Any] = {
             "personalizations": [{"to": [{"email": message.recipient}],
                                   "custom_args": {"dispatch_id": str(message.dispatch_id)}}],
             "from": sender,
             "subject": str(content.get("subject") or ""),
             "content": [{"type": "text/plain", "value": html_to_text(html) or " "},
-                        {"type": "text/html", "value": html or " "}],
+                        {"type": "text/html", "value": html_with_preheader(html, content.get("preheader")) or " "}],
         }  # fmt: skip
+        if headers := unsubscribe_headers(message.unsubscribe_url):
+            body["headers"] = headers
+        return body
 
     async def send(self, message: Outgoing) -> SendResult:
         try:

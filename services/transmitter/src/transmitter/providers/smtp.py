@@ -1,21 +1,22 @@
 """Email over SMTP (any relay) with aiosmtplib: pooled connections, a proper MIME message per dispatch.
 
 Each message is multipart/alternative (a text part made from the HTML, and the HTML with the preheader as
-hidden preview text), `From: name <address>`, a `Message-ID` naming the dispatch (the provider message id,
-so bounces can be correlated), and for marketing sendings `List-Unsubscribe` (+ one-click) headers.
+hidden preview text), `From: "name" <address>` with the address as the envelope sender, a `Message-ID` naming
+the dispatch (the provider message id, so bounces can be correlated), and for a marketing mail to a member the
+one-click `List-Unsubscribe` headers.
 """
 
 import asyncio
-import html
 import uuid
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate
 
 import aiosmtplib
 
+from shared.email_address import split_from
 from transmitter.providers.base import Outgoing, SendResult, TransientProviderError
-from transmitter.providers.sendgrid import html_to_text
+from transmitter.providers.mail import html_to_text, html_with_preheader, unsubscribe_headers
 
 
 class SmtpEmail:
@@ -31,36 +32,32 @@ class SmtpEmail:
         connections: int = 4,
         timeout_seconds: float = 10,
         message_id_domain: str = "messaging.local",
-        unsubscribe_url: str | None = None,
     ) -> None:
         self._options = {"hostname": host, "port": port, "username": username or None,
                          "password": password or None, "start_tls": starttls, "timeout": timeout_seconds}  # fmt: skip
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[aiosmtplib.SMTP] = []
         self._domain = message_id_domain
-        self._unsubscribe_url = unsubscribe_url
 
-    def build(self, message: Outgoing) -> EmailMessage:
+    def build(self, message: Outgoing) -> tuple[EmailMessage, str]:
+        """The MIME message and its envelope sender (the From address, never its display name)."""
         content = message.content
-        name, address = parseaddr(str(content.get("from") or ""))
+        name, address = split_from(str(content.get("from") or ""))
         email = EmailMessage()
         email["From"] = Address(display_name=name, addr_spec=address) if name else address
         email["To"] = message.recipient
         email["Subject"] = str(content.get("subject") or "")
         email["Date"] = formatdate(localtime=False, usegmt=True)
         email["Message-ID"] = f"<dispatch-{message.dispatch_id}.{uuid.uuid4().hex}@{self._domain}>"
-        if message.marketing and self._unsubscribe_url:
-            email["List-Unsubscribe"] = f"<{self._unsubscribe_url}?d={message.dispatch_id}>"
-            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        for header, value in unsubscribe_headers(message.unsubscribe_url).items():
+            email[header] = value
         body = str(content.get("body") or "")
-        preheader = content.get("preheader")
         email.set_content(html_to_text(body) or " ")
-        hidden = f'<span style="display:none">{html.escape(str(preheader))}</span>' if preheader else ""
-        email.add_alternative(hidden + body, subtype="html")
-        return email
+        email.add_alternative(html_with_preheader(body, content.get("preheader")), subtype="html")
+        return email, address
 
     async def send(self, message: Outgoing) -> SendResult:
-        email = self.build(message)
+        email, sender = self.build(message)
         async with self._slots:
             client = self._idle.pop() if self._idle else None
             try:
@@ -70,7 +67,7 @@ class SmtpEmail:
             except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as exc:
                 raise TransientProviderError(f"connect: {exc}") from exc
             try:
-                await client.send_message(email)
+                await client.send_message(email, sender=sender, recipients=[message.recipient])
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._idle.append(client)
                 code, text = next(iter(exc.recipients)).code, next(iter(exc.recipients)).message
