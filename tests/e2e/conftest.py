@@ -16,6 +16,7 @@ import orjson
 import pytest
 from tests.e2e.providers import fcm_server, sendgrid_server, twilio_broker, twilio_server  # noqa: F401 - fixtures
 from tests.infra import broker_for_tests, create_test_database, drop_database, eventually
+from tests.infra_choice import Infra
 
 from devstack.infra import free_port
 from devstack.services import ServiceProcesses, service_env
@@ -75,9 +76,9 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def e2e_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def e2e_broker(tmp_path_factory: pytest.TempPathFactory, infra: Infra) -> Iterator[str]:
     """The stack's own broker, so no other test's events ever reach its services."""
-    yield from broker_for_tests(tmp_path_factory, "e2e-kafka")
+    yield from broker_for_tests(tmp_path_factory, "e2e-kafka", infra)
 
 
 @pytest.fixture(scope="session")

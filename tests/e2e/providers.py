@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
+from tests.infra_choice import Infra
 
 from devstack.infra import free_port
 from devstack.services import ServiceProcesses
@@ -73,8 +74,8 @@ class TwilioServer:
 
 
 @pytest.fixture(scope="module")
-def twilio_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from broker_for_tests(tmp_path_factory, "twilio-kafka")
+def twilio_broker(tmp_path_factory: pytest.TempPathFactory, infra: Infra) -> Iterator[str]:
+    yield from broker_for_tests(tmp_path_factory, "twilio-kafka", infra)
 
 
 @pytest.fixture
