@@ -1,6 +1,7 @@
 """Real infrastructure for tests: PostgreSQL databases cloned from a migrated template, Kafka brokers.
 
-Embedded servers are started unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point at running ones.
+Servers are started (in containers or embedded, as TEST_INFRA chose) unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS
+point at running ones.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from tests.containers import kafka_container
+from tests.infra_choice import Infra
 
 from devstack.infra import TansuBroker
 from shared.db import migrate
@@ -72,11 +75,16 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float, wh
     raise AssertionError(f"timed out after {within}s waiting for {what}; last value: {last!r}")
 
 
-def broker_for_tests(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
-    """KAFKA_BOOTSTRAP_SERVERS, or an embedded Tansu broker of our own for as long as the generator lives."""
+def broker_for_tests(tmp_path_factory: pytest.TempPathFactory, name: str, infra: Infra) -> Iterator[str]:
+    """KAFKA_BOOTSTRAP_SERVERS, or a broker of our own (Apache Kafka in a container, or an embedded Tansu) for as long
+    as the generator lives."""
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if servers:
         yield servers
+        return
+    if infra == "containers":
+        with kafka_container() as servers:
+            yield servers
         return
     broker = TansuBroker(log_file=tmp_path_factory.mktemp(name) / "tansu.log").start()
     try:

@@ -22,6 +22,7 @@ from tests.e2e.providers import (  # noqa: F401 - fixtures
     twilio_server,
 )
 from tests.infra import broker_for_tests, create_test_database, drop_database, eventually
+from tests.infra_choice import Infra
 
 from devstack.infra import free_port
 from devstack.services import ServiceProcesses, service_env
@@ -81,9 +82,9 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def e2e_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def e2e_broker(tmp_path_factory: pytest.TempPathFactory, infra: Infra) -> Iterator[str]:
     """The stack's own broker, so no other test's events ever reach its services."""
-    yield from broker_for_tests(tmp_path_factory, "e2e-kafka")
+    yield from broker_for_tests(tmp_path_factory, "e2e-kafka", infra)
 
 
 @pytest.fixture(scope="session")

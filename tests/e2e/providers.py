@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
+from tests.infra_choice import Infra
 
 from devstack.infra import free_port
 from devstack.services import ServiceProcesses
@@ -75,8 +76,8 @@ class TwilioServer:
 
 
 @pytest.fixture(scope="module")
-def twilio_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from broker_for_tests(tmp_path_factory, "twilio-kafka")
+def twilio_broker(tmp_path_factory: pytest.TempPathFactory, infra: Infra) -> Iterator[str]:
+    yield from broker_for_tests(tmp_path_factory, "twilio-kafka", infra)
 
 
 @pytest.fixture

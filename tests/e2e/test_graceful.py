@@ -64,6 +64,7 @@ async def _accepted_at_least(server: TwilioServer, count: int) -> bool:
 
 
 async def test_workers_started_before_postgres_and_the_broker_wait_for_them_then_work(tmp_path: Path) -> None:
+    # Embedded servers whatever TEST_INFRA says: they must come up on ports the services were given before.
     pg_port, kafka_port = free_port(), free_port()
     postgres = EmbeddedPostgres(tmp_path / "pg", port=pg_port, log_file=tmp_path / "pg.log").start()
     database_url = postgres.url

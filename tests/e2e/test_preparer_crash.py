@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
+from tests.infra_choice import Infra
 from tests.seed import create_lc_row, create_sms_audience_sending, member_rows, seed_members
 
 from devstack.services import ServiceProcesses
@@ -28,8 +29,8 @@ EVERYONE = [{"condition_group": "member_properties", "field": "points", "operato
 
 
 @pytest.fixture(scope="module")
-def fault_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from broker_for_tests(tmp_path_factory, "fault-kafka")
+def fault_broker(tmp_path_factory: pytest.TempPathFactory, infra: Infra) -> Iterator[str]:
+    yield from broker_for_tests(tmp_path_factory, "fault-kafka", infra)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The whole stack for the fault tier: its own durable PostgreSQL server and broker (so a test may kill them), the
+"""The whole stack for the fault tier: its own durable PostgreSQL server and broker (so a test may kill them; always
+the embedded ones, whatever TEST_INFRA says, as SIGSTOP, SIGKILL and `pg_ctl stop -m immediate` need their process), the
 five services as real processes started again when they exit (as Kubernetes does), and the realistic Twilio
 provider. The verdict is read from Postgres (a trigger notes every status that goes backwards) and from the
 provider's own log."""
