@@ -1,8 +1,9 @@
 """`messaging-admin`: operator commands — migrate the schema, create and list loyalty clubs and API clients,
-revoke a client, import members, follow a sending."""
+revoke a client, import members, follow a sending, and a demo of the whole platform."""
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from api.admin_db import Target, connection, find_target, shown
 from api.admin_errors import AdminError, DatabaseUnreachable, SchemaMissing
+from api.demo import DEFAULT_LC, DEFAULT_MEMBERS, print_next_steps, run_demo
 from api.follow import follow
 from api.importer import import_members
 from api.permits import ALL_PERMITS
@@ -57,6 +59,10 @@ def parser() -> argparse.ArgumentParser:
     sending.add_argument("sending_id", type=int)
     sending.add_argument("--follow", action="store_true", help="show live progress bars until the sending is final")
     sending.add_argument("--interval", type=float, default=1.0, help="seconds between reads of the ledger")
+    demo = commands.add_parser("demo", help="on a running make up: an LC, a client, the sample members, a sending")
+    demo.add_argument("--lc", default=DEFAULT_LC, help=f"slug of the LC to use, created when missing ({DEFAULT_LC})")
+    demo.add_argument("--members", type=Path, default=DEFAULT_MEMBERS, help=f"members to import ({DEFAULT_MEMBERS})")
+    demo.add_argument("--api-url", help="the API to call; default: the one of the running make up")
     return root
 
 
@@ -131,10 +137,18 @@ async def _sending(args: argparse.Namespace, target: Target) -> int:
     return 1 if snapshot.status == SendingStatus.FAILED else 0
 
 
+async def _demo(args: argparse.Namespace, target: Target) -> int:
+    if args.api_url:
+        target = dataclasses.replace(target, api_url=args.api_url.rstrip("/"))
+    demo = await run_demo(target, args.lc, args.members, sys.stdout)
+    print_next_steps(demo, sys.stdout)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Target], Coroutine[Any, Any, int]]] = {
     "migrate": _migrate, "create-lc": _create_lc, "list-lcs": _list_lcs, "create-client": _create_client,
     "list-clients": _list_clients, "revoke-client": _revoke_client, "import-members": _import_members,
-    "sending": _sending,
+    "sending": _sending, "demo": _demo,
 }  # fmt: skip
 
 
