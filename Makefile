@@ -7,10 +7,11 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install up test test-unit test-integration test-e2e test-faults lint format bench asyncapi clean
+.PHONY: help install up demo test test-unit test-integration test-e2e test-faults lint format bench asyncapi clean
 
 help:
 	@echo "make up      start the whole stack (PostgreSQL, broker, five services) in the foreground"
+	@echo "make demo    with make up running: a demo LC, client and members, and a sending through the API"
 	@echo "make test    run every test (unit, integration, end-to-end, faults); test-faults: the fault tier alone"
 	@echo "make lint    ruff and mypy --strict"
 	@echo "make bench   benchmarks: import, preparation, transmission and one 1 000 000-member sending end to end"
@@ -28,6 +29,9 @@ install: $(VENV)/.installed
 
 up: install
 	$(PY) -m devstack.runner
+
+demo: install
+	$(VENV)/bin/messaging-admin demo
 
 test: install
 	$(PY) -m pytest

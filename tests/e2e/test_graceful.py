@@ -19,8 +19,8 @@ from tests.e2e.test_twilio import _prepared_sms_sending
 from tests.infra import eventually
 from tests.seed import create_lc_row
 
-from api.admin import create_client, create_lc
 from api.permits import ALL_PERMITS
+from api.tenants import create_client, create_lc
 from devstack.infra import EmbeddedPostgres, TansuBroker, free_port
 from devstack.services import ServiceProcesses
 from shared.db import init_connection, migrate

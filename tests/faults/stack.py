@@ -25,8 +25,8 @@ from tests.faults.provider import ACCOUNT_SID, AUTH_TOKEN, TwilioProvider
 from tests.infra import eventually
 from tests.seed import seed_members
 
-from api.admin import create_client, create_lc
 from api.permits import ALL_PERMITS
+from api.tenants import create_client, create_lc
 from devstack.infra import EmbeddedPostgres, TansuBroker, free_port, pause, resume
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection, migrate

@@ -5,6 +5,9 @@ KAFKA_BOOTSTRAP_SERVERS is set (their files under .local/), migrates, starts the
 their logs prefixed by name, starts again any service that exits (as Kubernetes would), and stops everything
 it started on the way out.
 
+Once the stack is ready it writes `.local/stack.json` (where the database, broker and API are) for
+`messaging-admin` to find them, and removes it when the stack stops.
+
 It never damages what it runs on: one stack per checkout (a lock under .local/; a second `make up` refuses with
 one line), every port it needs must be free before it starts (else one line naming the variable to set), the
 servers it waits for are the ones it started, and when PostgreSQL or the broker dies the stack stops, saying so.
@@ -28,8 +31,9 @@ from typing import IO
 from devstack.infra import AlreadyRunning, EmbeddedPostgres, TansuBroker, port_taken
 from devstack.services import ServiceProcesses, service_env
 from shared.db import migrate
+from shared.local_stack import STATE_FILE_NAME, StackState, local_dir, remove_state, write_state
 
-LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ".local")).resolve()
+LOCAL_DIR = local_dir()
 READY_TIMEOUT_SECONDS = 120
 WORKERS = ("scheduler", "preparer", "transmitter")  # the api and delivery-receipts serve /metrics on their own port
 
@@ -147,6 +151,17 @@ class Stack:
             self.postgres.stop()
 
 
+def say_ready(api_port: int, receipts_port: int, worker_ports: dict[str, int]) -> None:
+    metrics = {"api": api_port, "delivery-receipts": receipts_port, **worker_ports}
+    urls = "  ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in metrics.items())
+    print(
+        f"stack  | ready. API: http://127.0.0.1:{api_port}  docs: http://127.0.0.1:{api_port}/docs  "
+        f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)\n"
+        f"stack  | metrics: {urls}",
+        flush=True,
+    )
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -158,10 +173,12 @@ def main() -> None:
     ports = [("API_PORT", api_port), ("RECEIPTS_PORT", receipts_port)]
     ports += [("LOCAL_METRICS_PORT (the first of three)", port) for port in worker_ports.values()]
     stack = Stack()
+    state_file = LOCAL_DIR / STATE_FILE_NAME
     lock: IO[str] | None = None
     failed = False
     try:
         lock = hold_checkout_lock(LOCAL_DIR)
+        remove_state(state_file)  # left by a stack that was killed: this one is not ready yet
         database_url, kafka = stack.start_servers(ports)
         applied = asyncio.run(migrate(database_url))
         print(f"stack  | migrations applied: {', '.join(applied) or 'none needed'}", flush=True)
@@ -172,14 +189,10 @@ def main() -> None:
         stack.services = ServiceProcesses(env, env_by_service=by_service)
         stack.services.start_all()
         wait_ready(f"http://127.0.0.1:{api_port}/readyz/pipeline", stack.services, READY_TIMEOUT_SECONDS)
-        metrics = {"api": api_port, "delivery-receipts": receipts_port, **worker_ports}
-        urls = "  ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in metrics.items())
-        print(
-            f"stack  | ready. API: http://127.0.0.1:{api_port}  docs: http://127.0.0.1:{api_port}/docs  "
-            f"receipts: http://127.0.0.1:{receipts_port}  (Ctrl-C stops everything)\n"
-            f"stack  | metrics: {urls}",
-            flush=True,
-        )
+        api_url, receipts_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{receipts_port}"
+        write_state(state_file, StackState(pid=os.getpid(), database_url=database_url, kafka_bootstrap_servers=kafka,
+                                           api_url=api_url, receipts_url=receipts_url))  # fmt: skip
+        say_ready(api_port, receipts_port, worker_ports)
         while True:
             stack.supervise()
             time.sleep(0.2)
@@ -191,6 +204,8 @@ def main() -> None:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if lock is not None:  # only the stack holding the lock wrote the file; first, so no tool finds a stopping stack
+            remove_state(state_file)
         if stack.started():
             stack.stop()
             print("stack  | stopped", flush=True)

@@ -10,10 +10,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from api.admin_db import connection
+from api.admin_errors import UnknownSending
 from api.repository.sendings import count_sending_dispatches
 from api.views import stats_view
 from shared.db import Conn
@@ -128,23 +129,23 @@ class View:
 
 
 async def follow(url: str, sending_id: SendingId, interval: float, console: Console, live: bool = True) -> Snapshot:
-    """Show the sending's progress until it is final (or once, when not `live`); returns the last snapshot."""
-    conn = await asyncpg.connect(url)
-    try:
+    """Show the sending's progress until it is final (or once, when not `live`); returns the last snapshot.
+
+    Raises UnknownSending when there is no such sending, or it is deleted while followed.
+    """
+    async with connection(url) as conn:
         snapshot = await read_snapshot(conn, sending_id)
         if snapshot is None:
-            raise SystemExit(f"no sending {sending_id}")
+            raise UnknownSending(sending_id)
         with View(console) as view:
             view.show(snapshot)
             while live and not snapshot.final:
                 await asyncio.sleep(interval)
                 latest = await read_snapshot(conn, sending_id)
                 if latest is None:
-                    raise SystemExit(f"sending {sending_id} was deleted")
+                    raise UnknownSending(sending_id, deleted=True)
                 snapshot = latest
                 view.show(snapshot)
         if console.is_terminal:  # elsewhere each change was printed already
             console.print(snapshot.line(), highlight=False, soft_wrap=True)
         return snapshot
-    finally:
-        await conn.close()

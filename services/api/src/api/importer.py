@@ -5,6 +5,8 @@ batch is one transaction: a binary COPY into a staging table, then one upsert wi
 member events: a version older than the one held changes nothing. Rows without `updated_at` are taken as
 current. A row is checked by a plain fast path first; anything it is not sure of goes to the pydantic
 model, which has the last word and gives the reasons. While PostgreSQL writes one batch, the next is read.
+A file that is missing, or not in the format it is read as (its first line tells), stops the import before it
+starts with one `MembersFileError`.
 """
 
 import asyncio
@@ -25,6 +27,8 @@ import orjson
 import phonenumbers
 from pydantic import ValidationError
 
+from api.admin_db import connect
+from api.admin_errors import MembersFileError, UnknownLoyaltyClub
 from api.member_rows import Record, to_record
 from api.repository.members import FIELDS, get_loyalty_club_id, upsert_from
 from shared.formats import utcnow
@@ -34,6 +38,7 @@ KNOWN_CSV_COLUMNS = set(FIELDS) | {"properties", "consents"}
 READ_BLOCK = 1 << 20
 WRITERS = 2  # batches written at once: one PostgreSQL backend alone cannot keep up with the reading
 ROWS_BETWEEN_YIELDS = 64  # how often the reading lets the previous batch's write move on (~1 ms)
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 @dataclass
@@ -71,7 +76,7 @@ def _csv_row(row: dict[str, str]) -> dict[str, Any]:
 
 def _csv_rows(raw: IO[bytes]) -> Iterator[tuple[int, Any]]:
     """(line number, raw row or the exception that spoiled it); UnicodeDecodeError ends the file."""
-    text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")  # -sig: spreadsheets' BOM
     reader = csv.DictReader(text)
     try:
         for row in reader:
@@ -115,21 +120,66 @@ def _progress(out: TextIO, done_bytes: int, total_bytes: int, summary: ImportSum
     out.flush()
 
 
+def file_format(path: Path, fmt: str | None) -> str:
+    """The format to read `path` in (`fmt`, else by its extension), once its first line fits it."""
+    if not path.is_file():
+        raise MembersFileError(f"no members file {path}: give the path of a .jsonl or .csv file")
+    if fmt is None:
+        if path.suffix.lower() == ".csv":
+            fmt = "csv"
+        elif path.suffix.lower() in JSONL_SUFFIXES:
+            fmt = "jsonl"
+        else:
+            raise MembersFileError(f"cannot tell the format of {path} from its name: give --format jsonl or csv")
+    try:
+        with path.open("rb") as raw:
+            first = next((line for line in _lines(raw) if line.strip()), b"")
+    except OSError as exc:
+        raise MembersFileError(f"cannot read {path}: {exc.strerror}") from None
+    _check_first_line(path, fmt, first.removeprefix(b"\xef\xbb\xbf"))
+    return fmt
+
+
+def _check_first_line(path: Path, fmt: str, first: bytes) -> None:
+    if not first:
+        return  # nothing to import is no error
+    try:
+        text = first.decode()
+    except UnicodeDecodeError:
+        raise MembersFileError(f"{path} is not UTF-8 text: members come as JSON Lines or CSV in UTF-8") from None
+    if fmt == "csv":
+        if "id" not in (column.strip() for column in next(csv.reader([text]))):
+            raise MembersFileError(f"{path} has no id column: the first line of the CSV names the columns (id, ...)")
+        return
+    try:
+        row = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        row = None
+    if not isinstance(row, dict):
+        raise MembersFileError(
+            f"the first line of {path} is not a JSON object: JSON Lines hold one member object per line "
+            "(give --format csv for a CSV)"
+        )
+
+
 async def import_members(
     database_url: str, path: Path, lc_slug: str, fmt: str | None = None, batch_size: int = 5000,
     progress: TextIO | None = sys.stderr,
 ) -> ImportSummary:  # fmt: skip
-    """Import the file's members into the LC; returns the summary (raises SystemExit for an unknown LC)."""
-    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    """Import the file's members into the LC; returns the summary.
+
+    Raises UnknownLoyaltyClub, MembersFileError for a file missing or not in the format, DatabaseUnreachable.
+    """
+    fmt = file_format(path, fmt)
     phonenumbers.enable_pattern_cache()  # else every number recompiles ~10 patterns through re's small cache
     # A command-line run: nothing else shares this event loop, so blocking file reads are fine.
     summary, started, total = ImportSummary(), time.monotonic(), path.stat().st_size  # noqa: ASYNC240
-    conns = [await asyncpg.connect(database_url) for _ in range(WRITERS)]
+    conns = [await connect(database_url) for _ in range(WRITERS)]
     writers: _Writers | None = None
     try:
         lc_id = await get_loyalty_club_id(conns[0], lc_slug)
         if lc_id is None:
-            raise SystemExit(f"unknown loyalty club: {lc_slug}")
+            raise UnknownLoyaltyClub([lc_slug])
         writers = await _Writers.open(conns, lc_id)
         now = utcnow()
         with path.open("rb") as raw:
