@@ -99,7 +99,7 @@ _INT64 = 2**63
 
 
 def _printable(value: Any) -> Any:
-    """The given value as JSON can carry it: integers past 64 bits are echoed as strings."""
+    """The given value as JSON can carry it: integers past 64 bits and bytes are echoed as strings."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and not -_INT64 <= value < _INT64:
@@ -108,6 +108,8 @@ def _printable(value: Any) -> Any:
         return {str(k): _printable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_printable(v) for v in value]
+    if isinstance(value, bytes):  # a body FastAPI did not parse: echoed as text, never a 500
+        return value.decode("utf-8", "replace")
     return value
 
 

@@ -83,8 +83,9 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _is_json(content_type: str | None) -> bool:
+    # No Content-Type is not JSON either: FastAPI would hand such a body to validation as raw bytes.
     if content_type is None:
-        return True
+        return False
     media = content_type.split(";")[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
 
@@ -111,7 +112,7 @@ NUL_ERROR = {
 class BodyLimitMiddleware:
     """Guards every body before anything parses it.
 
-    Over the limit ⇒ 413; a media type other than JSON ⇒ 415; not strict JSON (invalid UTF-8, lone
+    Over the limit ⇒ 413; a media type other than JSON, or none, ⇒ 415; not strict JSON (invalid UTF-8, lone
     surrogates, nesting past orjson's limit, numbers past 64 bits) ⇒ 400 with an empty body. The rest get
     the body replayed.
     """
