@@ -1,6 +1,6 @@
 """Messages: endpoints 1-8 of spec §2."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
@@ -8,7 +8,7 @@ from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
-from api.schemas import CreateMessageRequest, UpdateMessageRequest
+from api.schemas import CreateMessageRequest, UpdateMessageRequest, one_of
 from api.service import messages as service
 from api.service import sendings
 
@@ -34,13 +34,13 @@ async def list_messages(
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))],
     per_page: PerPage = 100,
     page_no: PageNo = 1,
-    sendings_status: Literal["draft", "scheduled", "finished"] | None = None,
+    sendings_status: Annotated[str, one_of("draft", "scheduled", "finished")] | None = None,
     campaign_id: OptionalBigint = None,
     archived: bool = False,
     search: str | None = None,
-    sort_by: Literal["created_at", "updated_at", "name", "id"] = "created_at",
-    sort_direction: Literal["asc", "desc"] = "asc",
-    null_position: Literal["first", "last"] | None = None,
+    sort_by: Annotated[str, one_of("created_at", "updated_at", "name", "id")] = "created_at",
+    sort_direction: Annotated[str, one_of("asc", "desc")] = "asc",
+    null_position: Annotated[str, one_of("first", "last")] | None = None,
 ) -> JsonResponse:
     """List Messages; `archived=true` lists deleted ones."""
     filters: dict[str, Any] = {

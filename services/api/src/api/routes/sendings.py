@@ -1,6 +1,6 @@
 """Sendings and their dispatches: endpoints 9-14 of spec §2."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -8,7 +8,7 @@ from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
-from api.schemas import CreateSendingRequest, UpdateSendingRequest
+from api.schemas import CreateSendingRequest, UpdateSendingRequest, one_of
 from api.service import sendings as service
 
 router = APIRouter(prefix="/v1/messages", tags=["sendings"])
@@ -77,8 +77,8 @@ async def list_sending_dispatches(
     caller: Annotated[Caller, Depends(require(permits.DISPATCHES_LIST))],
     per_page: PerPage = 100,
     page_no: PageNo = 1,
-    transmission_status: Literal["scheduled", "transmitted", "failed"] | None = None,
-    delivery_status: Literal["pending", "delivered", "failed"] | None = None,
+    transmission_status: Annotated[str, one_of("scheduled", "transmitted", "failed")] | None = None,
+    delivery_status: Annotated[str, one_of("pending", "delivered", "failed")] | None = None,
     member_id: OptionalBigint = None,
     msisdn: str | None = None,
     email: str | None = None,

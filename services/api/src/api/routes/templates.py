@@ -17,7 +17,7 @@ from api.service import templates as service
 
 router = APIRouter(prefix="/v1/messages", tags=["templates"])
 Conn = Annotated[asyncpg.Connection, Depends(connection)]
-TypeFilter = Annotated[str | None, Query(alias="type")]
+TypeFilter = Annotated[service.TemplateType | None, Query(alias="type")]
 
 
 @router.get("/templates")
