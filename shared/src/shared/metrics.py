@@ -2,9 +2,9 @@
 
 Counters move where the work is done (after its transaction committed), so a scrape after a sending shows
 exactly what happened: dispatches prepared per channel; transmitted and failed per channel and provider;
-delivery receipts applied per provider and status; provider latency and retries; dead-lettered messages;
-HTTP request durations. Consumer lag is read from the consumers at scrape time; sendings by status come from
-the database (the api's scrape).
+delivery receipts applied per provider and status, and those dropped unread; provider latency and retries;
+dead-lettered messages; HTTP request durations. Consumer lag is read from the consumers at scrape time;
+sendings by status come from the database (the api's scrape).
 """
 
 import time
@@ -24,6 +24,11 @@ DISPATCHES_FAILED = Counter(
 )
 RECEIPTS_APPLIED = Counter(
     "messaging_delivery_receipts", "Delivery receipts by what became of them", ["provider", "outcome"]
+)
+RECEIPTS_MALFORMED = Counter(
+    "messaging_delivery_receipts_malformed",
+    "Provider reports dropped unread from a batch otherwise stored",
+    ["provider"],
 )
 RECEIPTS_WAITING = Gauge("messaging_delivery_receipts_waiting", "Receipts in the inbox waiting for their dispatch")
 DISPATCHES_DELIVERED = Counter(
