@@ -3,9 +3,10 @@
 Consumers commit offsets only after the handler returned, that is after its Postgres transaction
 committed (FastStream's Kafka default acknowledges first; design §3 forbids it). A handler that raises
 is retried with backoff by rewinding the partition; after `consumer_max_attempts` tries, or at once for a
-message that cannot even be parsed, the message goes to `<topic>.dlq` with the error and is acknowledged,
-so a partition never stalls. An outage of PostgreSQL or the broker is not the message's fault: its handler is
-tried again for as long as the outage lasts, and the message is never dead-lettered for it.
+message that cannot even be parsed or whose handler raised `Unprocessable`, the message goes to `<topic>.dlq`
+with the error and is acknowledged, so a partition never stalls. An outage of PostgreSQL or the broker is not
+the message's fault: its handler is tried again for as long as the outage lasts, and the message is never
+dead-lettered for it.
 """
 
 import asyncio
@@ -32,6 +33,11 @@ E = TypeVar("E", bound=Event)
 
 ANNOUNCE_TIMEOUT_SECONDS = 10.0
 OUTAGE_RETRY_SECONDS = 1.0  # between two tries of a message whose handler met an outage
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a message that no retry can help: it goes to `<topic>.dlq` at once, with this error
+    in its headers, instead of holding its partition through `consumer_max_attempts` backoffs."""
 
 
 def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
@@ -94,8 +100,8 @@ async def dead_letter_record(
 
 class _Attempts:
     """Counts tries per message (topic, partition, offset) while it is being redelivered, and decides what a
-    failure means: an outage is waited out however long it lasts; any other error is tried again
-    `consumer_max_attempts` times, then the message goes to its dead-letter topic."""
+    failure means: an outage is waited out however long it lasts; `Unprocessable` goes to the dead-letter topic at
+    once; any other error is tried again `consumer_max_attempts` times, then the message goes there."""
 
     def __init__(self, topic: str, settings: ServiceSettings) -> None:
         self._topic = topic
@@ -127,7 +133,7 @@ class _Attempts:
             log.warning("handler_waiting_for_dependency", topic=self._topic, error=repr(error)[:300])
             await asyncio.sleep(OUTAGE_RETRY_SECONDS)
             raise error
-        if attempt >= self._settings.consumer_max_attempts:
+        if attempt >= self._settings.consumer_max_attempts or isinstance(error, Unprocessable):
             self.forget(ident)
             await give_up(error)
             return
