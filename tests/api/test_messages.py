@@ -238,3 +238,14 @@ def test_every_enum_query_parameter_of_the_api_is_among_the_tested_filters() -> 
                 declared.add((path, parameter["name"]))
     assert {name for _, name in declared} == {parameter for _, parameter, _ in ENUM_FILTERS}
     assert len(declared) == len(ENUM_FILTERS)
+
+
+async def test_only_the_services_of_the_spec_are_service_names(api: Api) -> None:
+    headers = await api.tenant()
+    for path in ("/v1/messages/settings", "/v1/messages/services", "/v1/messages/bee_templates"):
+        async with api.http.post(api.url + path, headers=headers) as response:
+            assert (response.status, response.headers["Allow"]) == (405, "GET"), path
+    code, body = await api.call("GET", "/v1/messages/fax", headers)
+    assert code == 404, body
+    code, body = await api.call("POST", "/v1/messages/fax", headers, {"message": {"name": "x", "channels": [sms()]}})
+    assert code == 404, body

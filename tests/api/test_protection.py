@@ -151,3 +151,13 @@ async def test_a_json_body_without_a_content_type_gets_415_like_any_other_media_
             answer = (response.status, await response.json())
         assert answer == (415, {"error": "Content-Type must be application/json"}), f"{method} {path}"
     assert await count_messages(api, headers) == 1
+
+
+async def test_a_repeated_key_without_a_tenant_header_gets_470_not_the_stored_answer(api: Api) -> None:
+    headers = await api.tenant()
+    key = {"Idempotency-Key": "headers-first"}
+    code, _ = await api.call("POST", "/v1/messages/generic", headers, message("Once"), key)
+    assert code == 201
+    without = {name: value for name, value in headers.items() if name != "X-Product-Name"}
+    answer = await api.call("POST", "/v1/messages/generic", without, message("Once"), key)
+    assert answer == (470, {"error": "Missing required header X-Product-Name"})

@@ -20,6 +20,8 @@ from shared.db import Conn
 log = structlog.get_logger(__name__)
 
 IDEMPOTENCY_HEADER = b"idempotency-key"
+# Without one of these the request is answered 470 (spec §1.1), never with a stored answer.
+TENANT_HEADERS = (b"x-user-agent", b"x-product-name", b"x-loyalty-club-slug")
 MAX_KEY_LENGTH = 255
 # A retry that arrives while the first request still runs waits this long for its answer, then gets 409.
 KEY_WAIT_SECONDS = 10
@@ -169,14 +171,14 @@ class IdempotencyMiddleware:
     its answer commit together, or not at all. A process that dies before the commit leaves nothing behind, so the
     client's retry runs afresh; a retry that arrives while the first request still runs waits for it (up to
     `KEY_WAIT_SECONDS`, else 409) and gets its answer. A 5xx answer rolls everything back and is not stored. Keys
-    are scoped per LC and token.
+    are scoped per LC and token; a request without the tenant headers is left to the app (470), key or not.
     """
 
     app: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, IDEMPOTENCY_HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if key is None:
+        if key is None or not all((_header(scope, name) or "").strip() for name in TENANT_HEADERS):
             await self.app(scope, receive, send)
             return
         if not key.strip() or len(key) > MAX_KEY_LENGTH:

@@ -15,7 +15,7 @@ from api.service import sendings
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
 
-@router.post("/{service_name}", status_code=201)
+@router.post("/{service_name:service}", status_code=201)
 async def create_message(
     service_name: str,
     body: CreateMessageRequest,
@@ -27,7 +27,7 @@ async def create_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.get("/{service_name}")
+@router.get("/{service_name:service}")
 async def list_messages(
     service_name: str,
     conn: Conn,
@@ -51,7 +51,7 @@ async def list_messages(
     return JsonResponse(page)
 
 
-@router.get("/{service_name}/overview")
+@router.get("/{service_name:service}/overview")
 async def messages_overview(
     service_name: str, conn: Conn, caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))]
 ) -> JsonResponse:
@@ -59,7 +59,7 @@ async def messages_overview(
     return JsonResponse({"overview": await service.overview(conn, caller, service_of(caller, service_name))})
 
 
-@router.get("/{service_name}/{message_id:int}")
+@router.get("/{service_name:service}/{message_id:int}")
 async def show_message(
     service_name: str,
     message_id: Id,
@@ -71,7 +71,7 @@ async def show_message(
     return JsonResponse({"message": message})
 
 
-@router.put("/{service_name}/{message_id:int}")
+@router.put("/{service_name:service}/{message_id:int}")
 async def update_message(
     service_name: str,
     message_id: Id,
@@ -84,7 +84,7 @@ async def update_message(
     return JsonResponse({"message": message})
 
 
-@router.put("/{service_name}/{message_id:int}/duplicate", status_code=201)
+@router.put("/{service_name:service}/{message_id:int}/duplicate", status_code=201)
 async def duplicate_message(
     service_name: str,
     message_id: Id,
@@ -96,7 +96,7 @@ async def duplicate_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.delete("/{service_name}/{message_id:int}")
+@router.delete("/{service_name:service}/{message_id:int}")
 async def delete_message(
     service_name: str,
     message_id: Id,
@@ -108,7 +108,7 @@ async def delete_message(
     return JsonResponse({"message": message})
 
 
-@router.get("/{service_name}/{message_id:int}/sendings")
+@router.get("/{service_name:service}/{message_id:int}/sendings")
 async def list_message_sendings(
     service_name: str,
     message_id: Id,

@@ -16,7 +16,7 @@ SendingsGet = Annotated[Caller, Depends(require(permits.SENDINGS_GET))]
 SendingsUpdate = Annotated[Caller, Depends(require(permits.SENDINGS_UPDATE))]
 
 
-@router.post("/{service_name}/{message_id:int}/sendings", status_code=201)
+@router.post("/{service_name:service}/{message_id:int}/sendings", status_code=201)
 async def create_sending(
     service_name: str,
     message_id: Id,
@@ -29,7 +29,7 @@ async def create_sending(
     return JsonResponse({"sending": sending}, status_code=201)
 
 
-@router.post("/{service_name}/{message_id:int}/sendings/preview")
+@router.post("/{service_name:service}/{message_id:int}/sendings/preview")
 async def preview_sending(
     service_name: str,
     message_id: Id,
@@ -46,14 +46,14 @@ async def preview_sending(
     return JsonResponse({"preview": preview})
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}")
+@router.get("/{service_name:service}/sendings/{sending_id:int}")
 async def show_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsGet) -> JsonResponse:
     """Show Sending, with its dispatch ledger in `stats`."""
     sending = await service.show_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
 
 
-@router.put("/{service_name}/sendings/{sending_id:int}")
+@router.put("/{service_name:service}/sendings/{sending_id:int}")
 async def update_sending(
     service_name: str, sending_id: Id, body: UpdateSendingRequest, conn: Conn, caller: SendingsUpdate
 ) -> JsonResponse:
@@ -62,14 +62,14 @@ async def update_sending(
     return JsonResponse({"sending": sending})
 
 
-@router.put("/{service_name}/sendings/{sending_id:int}/cancel")
+@router.put("/{service_name:service}/sendings/{sending_id:int}/cancel")
 async def cancel_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsUpdate) -> JsonResponse:
     """Cancel Sending: scheduled or executing ones (405 otherwise)."""
     sending = await service.cancel_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}/dispatches")
+@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches")
 async def list_sending_dispatches(
     service_name: str,
     sending_id: Id,
@@ -95,7 +95,7 @@ async def list_sending_dispatches(
     return JsonResponse(page)
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}/dispatches/members")
+@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches/members")
 async def list_sending_members(
     service_name: str,
     sending_id: Id,
