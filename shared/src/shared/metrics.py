@@ -75,7 +75,7 @@ def exposition() -> tuple[bytes, str]:
 
 
 class HttpMetricsMiddleware:
-    """ASGI middleware timing every HTTP request by method, route template and status."""
+    """ASGI middleware timing every HTTP request by method, route template (the documented path) and status."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -96,5 +96,7 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            # As documented (`/v1/messages/{service_name}`), without the path convertors (`:int`, `:service`).
+            matched = scope.get("route")
+            route = getattr(matched, "path_format", None) or getattr(matched, "path", None) or "unmatched"
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).observe(time.monotonic() - started)
