@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.resources
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,3 +213,85 @@ async def test_the_documented_422_tree(api: Api) -> None:
     code, answer = await api.call("POST", "/v1/messages/generic", headers, body)
     assert code == 422
     assert answer == example("error-422.json")
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """The non-null alternative of an `anyOf [X, null]` schema, else the schema itself."""
+    alternatives = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    assert len(alternatives) == 1, schema
+    alternative: dict[str, Any] = alternatives[0]
+    return alternative
+
+
+async def openapi(api: Api) -> dict[str, Any]:
+    code, document = await api.call("GET", "/openapi.json", {})
+    assert code == 200
+    return dict(document)
+
+
+async def test_the_openapi_document_states_the_enums_formats_and_grammar_the_server_enforces(api: Api) -> None:
+    schemas = (await openapi(api))["components"]["schemas"]
+    template_types = ["plain", "email", "bee_email", "push", "generic"]
+    for model in ("TemplateDefinition", "TemplatePayload", "Template", "ChannelTemplate"):
+        assert schemas[model]["properties"]["type"]["enum"] == template_types, model
+    pattern = re.compile(schemas["Sender"]["properties"]["value"]["pattern"])
+    assert all(pattern.match(value) for value in ("Infinity", "INFINITY", "+4740769126", "004740769126"))
+    assert not any(pattern.match(value) for value in ("I", "Twelve chars", "Infinity!"))
+    assert nullable(schemas["Schedule"]["properties"]["at"]) == {"type": "string", "format": "date-time"}
+    assert re.match(nullable(schemas["Schedule"]["properties"]["in"])["pattern"], "15 minutes")
+    assert nullable(schemas["ChannelPayload"]["properties"]["from_email"])["format"] == "email"
+    assert nullable(schemas["RecipientPayload"]["properties"]["email"])["format"] == "email"
+    for model in ("AudiencePayload", "AudienceBody"):
+        conditions = nullable(schemas[model]["properties"]["conditions"])
+        assert conditions["items"] == {"$ref": "#/components/schemas/AudienceCondition"}, model
+    leaf = schemas["AudienceLeafCondition"]
+    assert leaf["properties"]["condition_group"]["enum"] == ["member_properties", "member"]
+    assert "starts_with" in leaf["properties"]["operator"]["enum"]
+    assert set(leaf["required"]) == {"condition_group", "field", "operator"}
+    assert schemas["AudienceOrGroup"]["properties"]["conditions"]["items"] == {
+        "$ref": "#/components/schemas/AudienceCondition"
+    }
+
+
+async def test_every_v1_operation_declares_its_service_names_token_and_tenant_headers(api: Api) -> None:
+    document = await openapi(api)
+    assert document["components"]["securitySchemes"] == {
+        "ClientToken": {"type": "apiKey", "in": "header", "name": "X-Client-Authorization",
+                        "description": "The API client's token"},
+        "BearerToken": {"type": "http", "scheme": "bearer", "description": "The same token as `Authorization: Bearer`"},
+    }  # fmt: skip
+    services = ["generic", "campaigns", "campaigns_testing", "tenants", "tenants_testing", "tem_documents",
+                "tem_documents_reminders"]  # fmt: skip
+    operations = [(m, p, op) for p, ops in document["paths"].items() for m, op in ops.items() if p.startswith("/v1/")]
+    assert len(operations) == 36
+    for method, path, operation in operations:
+        assert operation["security"] == [{"ClientToken": []}, {"BearerToken": []}], (method, path)
+        parameters = {(p["in"], p["name"]): p for p in operation["parameters"]}
+        for header in ("X-User-Agent", "X-Product-Name", "X-Loyalty-Club-Slug"):
+            assert parameters[("header", header)]["required"] is True, (method, path, header)
+        if "{service_name}" in path:
+            assert parameters[("path", "service_name")]["schema"]["enum"] == services, (method, path)
+        assert (("header", "Idempotency-Key") in parameters) is (method == "post"), (method, path)
+
+
+async def test_the_openapi_document_carries_the_documented_examples(api: Api) -> None:
+    paths = (await openapi(api))["paths"]
+    create = paths["/v1/messages/{service_name}"]["post"]
+    requests = create["requestBody"]["content"]["application/json"]["examples"]
+    assert requests["create-message-sms-relative"]["value"] == example("create-message-sms-relative.json")
+    assert requests["create-message-push-immediate"]["value"] == example("create-message-push-immediate.json")
+    answers = create["responses"]["201"]["content"]["application/json"]["examples"]
+    assert answers["response-message"]["value"] == example("response-message.json")
+    invalid = create["responses"]["422"]["content"]["application/json"]["examples"]
+    assert invalid["error-422"]["value"] == example("error-422.json")
+    sendings = paths["/v1/messages/{service_name}/{message_id}/sendings"]["post"]
+    assert set(sendings["requestBody"]["content"]["application/json"]["examples"]) == {
+        "create-sending-full", "create-sending-draft-inline-audience", "create-sending-relative-audience-and-recipients"
+    }  # fmt: skip
+    update = paths["/v1/messages/{service_name}/sendings/{sending_id}"]["put"]
+    unschedule = update["requestBody"]["content"]["application/json"]["examples"]["update-sending-unschedule"]
+    assert unschedule["value"] == example("update-sending-unschedule.json")
+    settings = paths["/v1/messages/settings"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    assert settings["response-settings"]["value"] == example("response-settings.json")
+    for copied in (importlib.resources.files("api") / "examples").iterdir():  # the package's copies, kept current
+        assert orjson.loads(copied.read_bytes()) == example(copied.name), copied.name

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.api.conftest import Api
+
+from api.config import ApiSettings
+from api.main import create_app
 
 
 def sms(body: str = "Hi {{ first_name }}", sender: str | None = None) -> dict[str, Any]:
@@ -195,3 +199,53 @@ async def test_a_reference_template_is_copied_into_the_message(api: Api) -> None
     )
     assert code == 422
     assert body["details"]["message"]["channels"]["0"]["template"]["id"][0]["error"] == "template_does_not_exist"
+
+
+# Every enum filter of every list endpoint, with the values spec §2 allows: (path, parameter, allowed).
+ENUM_FILTERS = [
+    ("/v1/messages/generic", "sendings_status", ["draft", "scheduled", "finished"]),
+    ("/v1/messages/generic", "sort_by", ["created_at", "updated_at", "name", "id"]),
+    ("/v1/messages/generic", "sort_direction", ["asc", "desc"]),
+    ("/v1/messages/generic", "null_position", ["first", "last"]),
+    ("/v1/messages/generic/sendings/1/dispatches", "transmission_status", ["scheduled", "transmitted", "failed"]),
+    ("/v1/messages/generic/sendings/1/dispatches", "delivery_status", ["pending", "delivered", "failed"]),
+    ("/v1/messages/templates", "type", ["plain", "email", "bee_email", "push", "generic"]),
+    ("/v1/messages_history?member_id=7", "type[]", ["sms", "email", "push"]),
+]
+
+
+@pytest.mark.parametrize(("path", "parameter", "allowed"), ENUM_FILTERS, ids=[f[1] for f in ENUM_FILTERS])
+async def test_an_unknown_value_of_an_enum_filter_is_refused_naming_the_field_and_the_allowed_values(
+    api: Api, path: str, parameter: str, allowed: list[str]
+) -> None:
+    headers = await api.tenant()
+    separator = "&" if "?" in path else "?"
+    code, body = await api.call("GET", f"{path}{separator}{parameter}={allowed[0]}", headers)
+    assert code in {200, 404}, body  # an allowed value passes validation (the sending of the path may not exist)
+    code, body = await api.call("GET", f"{path}{separator}{parameter}={allowed[0]}&{parameter}=emial", headers)
+    assert (code, body) == (422, {"error": "Invalid parameters", "details": {parameter: [{
+        "value": "emial", "error": "inclusion", "options": {"in": allowed}, "message": "is not included in the list",
+    }]}})  # fmt: skip
+
+
+def test_every_enum_query_parameter_of_the_api_is_among_the_tested_filters() -> None:
+    document = create_app(ApiSettings()).openapi()
+    declared = set()
+    for path, operations in document["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            schema = parameter["schema"].get("anyOf", [parameter["schema"]])[0]
+            if parameter["in"] == "query" and "enum" in schema.get("items", schema):
+                declared.add((path, parameter["name"]))
+    assert {name for _, name in declared} == {parameter for _, parameter, _ in ENUM_FILTERS}
+    assert len(declared) == len(ENUM_FILTERS)
+
+
+async def test_only_the_services_of_the_spec_are_service_names(api: Api) -> None:
+    headers = await api.tenant()
+    for path in ("/v1/messages/settings", "/v1/messages/services", "/v1/messages/bee_templates"):
+        async with api.http.post(api.url + path, headers=headers) as response:
+            assert (response.status, response.headers["Allow"]) == (405, "GET"), path
+    code, body = await api.call("GET", "/v1/messages/fax", headers)
+    assert code == 404, body
+    code, body = await api.call("POST", "/v1/messages/fax", headers, {"message": {"name": "x", "channels": [sms()]}})
+    assert code == 404, body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from tests.api.conftest import Api, serve_api
 
 SMS = {"type": "sms", "template": {"type": "inline", "definition": {"type": "plain", "content": {"body": "Hi"}}}}
@@ -126,3 +127,37 @@ async def test_more_than_ten_thousand_inline_recipients_are_refused(api: Api) ->
     assert answer["details"]["message"]["sending"]["recipients"][0]["error"] == "size_too_large"
     assert answer["details"]["message"]["sending"]["recipients"][0]["options"] == {"number": 10_000}
     assert await count_messages(api, headers) == 0
+
+
+async def test_a_json_body_without_a_content_type_gets_415_like_any_other_media_type(api: Api) -> None:
+    headers = await api.tenant()
+    code, created = await api.call("POST", "/v1/messages/generic", headers, message("Typed"))
+    assert code == 201, created
+    template = {"template": {"name": "T", "type": "plain", "content": {"body": "Hi"}}}
+    code, stored = await api.call("POST", "/v1/messages/templates", headers, template)
+    assert code == 201, stored
+    cases = [
+        ("POST", "/v1/messages/generic", message("Untyped")),
+        ("PUT", f"/v1/messages/generic/{created['message']['id']}", {"message": {"name": "Renamed"}}),
+        ("POST", "/v1/messages/templates", template),
+        ("PUT", f"/v1/messages/templates/{stored['template']['id']}", {"template": {"name": "Renamed"}}),
+    ]
+    for method, path, body in cases:
+        # aiohttp would otherwise add `application/octet-stream` for a bytes body.
+        async with api.http.request(
+            method, api.url + path, headers=headers, data=orjson.dumps(body), skip_auto_headers=["Content-Type"]
+        ) as response:
+            assert "Content-Type" not in response.request_info.headers
+            answer = (response.status, await response.json())
+        assert answer == (415, {"error": "Content-Type must be application/json"}), f"{method} {path}"
+    assert await count_messages(api, headers) == 1
+
+
+async def test_a_repeated_key_without_a_tenant_header_gets_470_not_the_stored_answer(api: Api) -> None:
+    headers = await api.tenant()
+    key = {"Idempotency-Key": "headers-first"}
+    code, _ = await api.call("POST", "/v1/messages/generic", headers, message("Once"), key)
+    assert code == 201
+    without = {name: value for name, value in headers.items() if name != "X-Product-Name"}
+    answer = await api.call("POST", "/v1/messages/generic", without, message("Once"), key)
+    assert answer == (470, {"error": "Missing required header X-Product-Name"})

@@ -224,3 +224,50 @@ async def test_a_429_whose_retry_after_is_an_http_date_is_waited_out_and_the_ema
     assert (outcome["transmission_status"], outcome["error"]) == ("transmitted", None)
     assert len(sendgrid_server.requests) == 1
     assert sendgrid_server.arrivals[1] >= until[0] - 0.05, "tried again only once the date had come"
+
+
+async def test_a_malformed_event_is_counted_and_dropped_and_the_rest_of_its_batch_is_applied(
+    database_url: str,
+    db: asyncpg.Pool,
+    twilio_broker: str,
+    twilio_server: TwilioServer,
+    sendgrid_server: SendGridServer,
+    tmp_path: Path,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    extra = {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": sendgrid_server.url, "SENDGRID_API_KEY": API_KEY,
+             "SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(public).decode()}  # fmt: skip
+    async with (
+        running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "services.log", **extra) as running,
+        aiohttp.ClientSession() as http,
+    ):
+        sending_id, ids = await _prepared_email_sending(db, 3)
+        await announce(twilio_broker, sending_id, ids)
+        await wait_transmitted(db, sending_id, 60, "the emails transmitted through SendGrid")
+
+        def event(dispatch_id: int, kind: str, timestamp: object) -> dict[str, object]:
+            return {"event": kind, "timestamp": timestamp, "dispatch_id": str(dispatch_id),
+                    "sg_message_id": f"{sendgrid_server.message_ids[str(dispatch_id)]}.filterdrecv-1-2"}  # fmt: skip
+
+        now = int(time.time())
+        events = [event(ids[0], "delivered", now), event(ids[1], "bounce", now), event(ids[2], "delivered", "soon")]
+        body = orjson.dumps(events)
+        headers = {"X-Twilio-Email-Event-Webhook-Timestamp": str(now),
+                   "X-Twilio-Email-Event-Webhook-Signature": sign(key, body, str(now))}  # fmt: skip
+        async with http.post(f"{running.receipts_url}/webhooks/sendgrid", data=body, headers=headers) as response:
+            assert response.status == 204, await response.text()
+        # Answered once committed: the two readable events are in the inbox already.
+        stored = await db.fetch("SELECT dispatch_id, status FROM receipts_inbox WHERE provider = 'sendgrid'")
+        assert {(r["dispatch_id"], r["status"]) for r in stored} == {(ids[0], "delivered"), (ids[1], "failed")}
+
+        async def applied() -> bool:
+            rows = await db.fetch("SELECT id, delivery_status FROM dispatches WHERE sending_id = $1", sending_id)
+            return {r["id"]: r["delivery_status"] for r in rows} == {
+                ids[0]: "delivered", ids[1]: "failed", ids[2]: "pending"
+            }  # fmt: skip
+
+        await eventually(applied, 30, "the two readable events applied, the third dispatch left pending")
+        async with http.get(f"{running.receipts_url}/metrics") as response:
+            metrics = await response.text()
+        assert 'messaging_delivery_receipts_malformed_total{provider="sendgrid"} 1.0' in metrics

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import UTC, datetime
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from tests.api.conftest import serve_api
 from tests.infra import eventually
 
 from shared.config import ServiceSettings
-from shared.events import SendingScheduled
+from shared.events import MemberDeleted, MemberUpserted, SendingScheduled
 from shared.events.topics import SENDING_SCHEDULED, dead_letter_topic, ensure_topics
-from shared.kafka import consume, consume_batch, make_broker
+from shared.kafka import consume, consume_batch, make_broker, publish_events
 
 
 def _settings(kafka: str) -> ServiceSettings:
@@ -28,10 +31,12 @@ async def _produce(kafka: str, key: str, *values: bytes) -> None:
         await producer.stop()
 
 
-async def _dead_letters(kafka: str, key: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
-    """The dead-lettered messages with `key`, read from the start of the dead-letter topic."""
+async def _dead_letters(
+    kafka: str, key: str, count: int, topic: str = SENDING_SCHEDULED
+) -> list[tuple[bytes, dict[str, bytes]]]:
+    """The dead-lettered messages of `topic` with `key`, read from the start of its dead-letter topic."""
     consumer = AIOKafkaConsumer(
-        dead_letter_topic(SENDING_SCHEDULED),
+        dead_letter_topic(topic),
         bootstrap_servers=kafka,
         group_id=f"dlq-reader-{uuid.uuid4()}",
         auto_offset_reset="earliest",
@@ -159,3 +164,32 @@ async def test_a_batch_consumer_retries_a_failing_batch_then_dead_letters_it_and
     assert tries == settings.consumer_max_attempts
     letters = await _dead_letters(kafka_bootstrap, key, 2)
     assert sorted(h["x-error-type"] for _, h in letters) == [b"RuntimeError", b"ValidationError"]
+
+
+async def test_a_member_event_for_an_unknown_lc_is_dead_lettered_at_once_and_writes_nothing(
+    database_url: str, db: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, partitions=3)
+    member_id = random.randint(10**9, 2 * 10**9)
+    slug = f"not-yet-{uuid.uuid4().hex[:8]}"
+    events = [
+        MemberUpserted(loyalty_club=slug, member_id=member_id, msisdn="4740769126", updated_at=datetime.now(UTC)),
+        MemberDeleted(loyalty_club=slug, member_id=member_id, deleted_at=datetime.now(UTC)),
+    ]
+    # Backoffs this long would hold each event for minutes: only a dead letter without retries arrives in time.
+    async with serve_api(database_url, kafka_bootstrap, consume_member_events=True,
+                         consumer_max_attempts=5, consumer_retry_backoff_seconds=60):  # fmt: skip
+        broker = make_broker(ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap), "test-member-service")
+        await broker.start()
+        try:
+            await publish_events(broker, events, lambda event: str(event.member_id))
+        finally:
+            await broker.stop()
+        for event in events:
+            [(body, headers)] = await _dead_letters(kafka_bootstrap, str(member_id), 1, event.topic)
+            assert type(event).from_bytes(body) == event  # unchanged, to be replayed once the LC exists
+            assert headers["x-original-topic"] == event.topic.encode()
+            assert headers["x-error-type"] == b"UnknownLoyaltyClub"
+            assert slug.encode() in headers["x-error"]
+    assert await db.fetchval("SELECT count(*) FROM members") == 0
+    assert await db.fetchval("SELECT count(*) FROM loyalty_clubs") == 0

@@ -11,6 +11,7 @@ from api.checks import add_months, check_schedule, schedule_time
 from api.errors import ErrorTree, tree_from_pydantic
 from api.schemas import CreateMessageRequest, Schedule, normalize_msisdn
 from api.views import aggregated_sendings_status, pagination_info
+from delivery_receipts.receipts import normalize_sendgrid_events
 from delivery_receipts.signatures import sandbox_signature_valid
 from shared.formats import iso_ms
 from transmitter.providers.sandbox import sign
@@ -98,3 +99,23 @@ def test_a_sandbox_receipt_verifies_only_with_its_own_body_and_secret() -> None:
     assert not sandbox_signature_valid("secret", body + b" ", sign("secret", body))
     assert not sandbox_signature_valid("other", body, sign("secret", body))
     assert not sandbox_signature_valid("secret", body, None)
+
+
+def test_unreadable_sendgrid_events_are_set_aside_and_the_rest_of_the_batch_kept() -> None:
+    good = {"event": "delivered", "sg_message_id": "abc.filter", "timestamp": 1_700_000_000, "dispatch_id": "7"}
+    batch = [
+        good,
+        {"event": "open", "sg_message_id": "abc.filter"},  # engagement: left out, not malformed
+        "not an object",
+        {**good, "timestamp": "soon"},
+        {**good, "timestamp": float("nan")},
+        {**good, "timestamp": 1e300},
+        {**good, "dispatch_id": str(2**63)},
+        {**good, "sg_event_id": "nul\x00"},
+        {"event": "bounce", "timestamp": 1_700_000_000},  # no sg_message_id
+    ]
+    receipts, malformed = normalize_sendgrid_events(batch)
+    assert [(r.provider_message_id, r.dispatch_id, r.status) for r in receipts] == [("abc", 7, "delivered")]
+    assert [m.index for m in malformed] == [2, 3, 4, 5, 6, 7, 8]
+    with pytest.raises(TypeError):
+        normalize_sendgrid_events({"event": "delivered"})

@@ -3,9 +3,10 @@
 Consumers commit offsets only after the handler returned, that is after its Postgres transaction
 committed (FastStream's Kafka default acknowledges first; design §3 forbids it). A handler that raises
 is retried with backoff by rewinding the partition; after `consumer_max_attempts` tries, or at once for a
-message that cannot even be parsed, the message goes to `<topic>.dlq` with the error and is acknowledged,
-so a partition never stalls. An outage of PostgreSQL or the broker is not the message's fault: its handler is
-tried again for as long as the outage lasts, and the message is never dead-lettered for it.
+message that cannot even be parsed or whose handler raised `Unprocessable`, the message goes to `<topic>.dlq`
+with the error and is acknowledged, so a partition never stalls. An outage of PostgreSQL or the broker is not
+the message's fault: its handler is tried again for as long as the outage lasts, and the message is never
+dead-lettered for it.
 """
 
 import asyncio
@@ -41,6 +42,11 @@ GRACEFUL_SECONDS = 30.0  # how long a stopping process waits for the messages in
 # recovery. Heartbeats are sent by a background task every third of it.
 SESSION_TIMEOUT_MS = 6_000
 GIVE_BACK_SECONDS = 0.1  # a message that arrives while the process stops waits this long before it goes back
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a message that no retry can help: it goes to `<topic>.dlq` at once, with this error
+    in its headers, instead of holding its partition through `consumer_max_attempts` backoffs."""
 
 
 def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
@@ -154,8 +160,8 @@ class Interrupted(Exception):
 
 class _Attempts:
     """Counts tries per message (topic, partition, offset) while it is being redelivered, and decides what a
-    failure means: an outage is waited out however long it lasts; any other error is tried again
-    `consumer_max_attempts` times, then the message goes to its dead-letter topic."""
+    failure means: an outage is waited out however long it lasts; `Unprocessable` goes to the dead-letter topic at
+    once; any other error is tried again `consumer_max_attempts` times, then the message goes there."""
 
     def __init__(self, topic: str, settings: ServiceSettings) -> None:
         self._topic = topic
@@ -187,7 +193,7 @@ class _Attempts:
             log.warning("handler_waiting_for_dependency", topic=self._topic, error=repr(error)[:300])
             await asyncio.sleep(OUTAGE_RETRY_SECONDS)
             raise error
-        if attempt >= self._settings.consumer_max_attempts:
+        if attempt >= self._settings.consumer_max_attempts or isinstance(error, Unprocessable):
             self.forget(ident)
             await give_up(error)
             return

@@ -2,9 +2,9 @@
 
 Counters move where the work is done (after its transaction committed), so a scrape after a sending shows
 exactly what happened: dispatches prepared per channel; transmitted and failed per channel and provider;
-delivery receipts applied per provider and status; provider latency and retries; dead-lettered messages;
-HTTP request durations. Consumer lag is read from the consumers at scrape time; sendings by status come from
-the database (the api's scrape).
+delivery receipts applied per provider and status, and those dropped unread; provider latency and retries;
+dead-lettered messages; HTTP request durations. Consumer lag is read from the consumers at scrape time;
+sendings by status come from the database (the api's scrape).
 """
 
 import time
@@ -24,6 +24,11 @@ DISPATCHES_FAILED = Counter(
 )
 RECEIPTS_APPLIED = Counter(
     "messaging_delivery_receipts", "Delivery receipts by what became of them", ["provider", "outcome"]
+)
+RECEIPTS_MALFORMED = Counter(
+    "messaging_delivery_receipts_malformed",
+    "Provider reports dropped unread from a batch otherwise stored",
+    ["provider"],
 )
 RECEIPTS_WAITING = Gauge("messaging_delivery_receipts_waiting", "Receipts in the inbox waiting for their dispatch")
 DISPATCHES_DELIVERED = Counter(
@@ -70,7 +75,7 @@ def exposition() -> tuple[bytes, str]:
 
 
 class HttpMetricsMiddleware:
-    """ASGI middleware timing every HTTP request by method, route template and status."""
+    """ASGI middleware timing every HTTP request by method, route template (the documented path) and status."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -91,5 +96,7 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            # As documented (`/v1/messages/{service_name}`), without the path convertors (`:int`, `:service`).
+            matched = scope.get("route")
+            route = getattr(matched, "path_format", None) or getattr(matched, "path", None) or "unmatched"
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).observe(time.monotonic() - started)

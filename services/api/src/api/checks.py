@@ -8,7 +8,14 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from api.errors import ErrorTree
-from api.schemas import ChannelPayload, RecipientPayload, Schedule, TemplateDefinition, normalize_msisdn
+from api.schemas import (
+    ALPHANUMERIC_SENDER_FORMAT,
+    ChannelPayload,
+    RecipientPayload,
+    Schedule,
+    TemplateDefinition,
+    normalize_msisdn,
+)
 from shared.templating import TemplateLimitError, TemplateSyntaxError, check_template
 
 # Which template types fit which channel (spec §2.1).
@@ -32,7 +39,7 @@ CONTENT_KEYS = {
     ),
 }
 IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
-_ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 ]{2,11}$")
+_ALPHANUMERIC_SENDER = re.compile(ALPHANUMERIC_SENDER_FORMAT)
 _SECONDS_PER_UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
 

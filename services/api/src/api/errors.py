@@ -99,7 +99,7 @@ _INT64 = 2**63
 
 
 def _printable(value: Any) -> Any:
-    """The given value as JSON can carry it: integers past 64 bits are echoed as strings."""
+    """The given value as JSON can carry it: integers past 64 bits and bytes are echoed as strings."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and not -_INT64 <= value < _INT64:
@@ -108,6 +108,8 @@ def _printable(value: Any) -> Any:
         return {str(k): _printable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_printable(v) for v in value]
+    if isinstance(value, bytes):  # a body FastAPI did not parse: echoed as text, never a 500
+        return value.decode("utf-8", "replace")
     return value
 
 
@@ -234,11 +236,11 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in errors
         ):
             return Response(status_code=400)
-        body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
-        other = [e for e in errors if not (e["loc"] and e["loc"][0] == "body")]
-        tree = tree_from_pydantic(body_errors, strip_prefix=1)
-        for err in other:  # query and path parameters: keyed by their name
-            tree.add([str(err["loc"][-1])], err.get("input"), _PYDANTIC_TO_SPEC.get(err["type"], "invalid"))
+        body_errors = [e for e in errors if tuple(e["loc"][:1]) == ("body",)]
+        # Query and path parameters are keyed by their name as sent (`type[]`), an element of a list parameter
+        # too: a query string has no shape for `details` to mirror. Their errors read as the body's do.
+        parameters = [{**e, "loc": tuple(e["loc"][:2])} for e in errors if tuple(e["loc"][:1]) != ("body",)]
+        tree = tree_from_pydantic([*body_errors, *parameters], strip_prefix=1)
         return JsonResponse(_body(InvalidParameters(tree)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

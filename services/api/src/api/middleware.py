@@ -20,6 +20,8 @@ from shared.db import Conn
 log = structlog.get_logger(__name__)
 
 IDEMPOTENCY_HEADER = b"idempotency-key"
+# Without one of these the request is answered 470 (spec §1.1), never with a stored answer.
+TENANT_HEADERS = (b"x-user-agent", b"x-product-name", b"x-loyalty-club-slug")
 MAX_KEY_LENGTH = 255
 # A retry that arrives while the first request still runs waits this long for its answer, then gets 409.
 KEY_WAIT_SECONDS = 10
@@ -83,8 +85,9 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _is_json(content_type: str | None) -> bool:
+    # No Content-Type is not JSON either: FastAPI would hand such a body to validation as raw bytes.
     if content_type is None:
-        return True
+        return False
     media = content_type.split(";")[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
 
@@ -111,7 +114,7 @@ NUL_ERROR = {
 class BodyLimitMiddleware:
     """Guards every body before anything parses it.
 
-    Over the limit ⇒ 413; a media type other than JSON ⇒ 415; not strict JSON (invalid UTF-8, lone
+    Over the limit ⇒ 413; a media type other than JSON, or none, ⇒ 415; not strict JSON (invalid UTF-8, lone
     surrogates, nesting past orjson's limit, numbers past 64 bits) ⇒ 400 with an empty body. The rest get
     the body replayed.
     """
@@ -168,14 +171,14 @@ class IdempotencyMiddleware:
     its answer commit together, or not at all. A process that dies before the commit leaves nothing behind, so the
     client's retry runs afresh; a retry that arrives while the first request still runs waits for it (up to
     `KEY_WAIT_SECONDS`, else 409) and gets its answer. A 5xx answer rolls everything back and is not stored. Keys
-    are scoped per LC and token.
+    are scoped per LC and token; a request without the tenant headers is left to the app (470), key or not.
     """
 
     app: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, IDEMPOTENCY_HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if key is None:
+        if key is None or not all((_header(scope, name) or "").strip() for name in TENANT_HEADERS):
             await self.app(scope, receive, send)
             return
         if not key.strip() or len(key) > MAX_KEY_LENGTH:

@@ -5,14 +5,22 @@ are described here once, by path and method, and every `/v1` operation gets the 
 spec §1.3 instead of FastAPI's default 422.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
+from api.openapi_contract import describe_components, describe_request
+from api.permits import SERVICES
+from api.schemas import CHANNEL_TYPES, TEMPLATE_TYPES, one_of
+from shared.domain import DeliveryStatus, SendingStatus, TransmissionStatus
+
 Timestamp = str  # ISO 8601 UTC with milliseconds and Z
+TemplateType = Annotated[str, one_of(*TEMPLATE_TYPES)]
+ChannelType = Annotated[str, one_of(*CHANNEL_TYPES)]
+SendingStatusName = Annotated[str, one_of(*SendingStatus)]
 
 
 class Body(BaseModel):
@@ -59,7 +67,7 @@ class PaginationInfo(Body):
 class ChannelTemplate(Body):
     id: int
     wrapper_id: int | None
-    type: str
+    type: TemplateType
     content: dict[str, Any]
     created_at: Timestamp
     updated_at: Timestamp
@@ -67,7 +75,7 @@ class ChannelTemplate(Body):
 
 class Channel(Body):
     id: int
-    type: str
+    type: ChannelType
     sender: dict[str, Any] | None = None
     from_email: str | None = None
     from_name: str | None = None
@@ -79,7 +87,7 @@ class Channel(Body):
 class MessageSending(Body):
     id: int
     audience_id: int | None
-    status: str
+    status: SendingStatusName
     scheduled_at: Timestamp | None
     created_at: Timestamp
     transmitted_at: Timestamp | None
@@ -92,13 +100,13 @@ class MessageSending(Body):
 class Message(Body):
     id: int
     name: str
-    service: str
+    service: Annotated[str, one_of(*SERVICES)]
     shorten_urls: bool
     track_in_shortener: bool
     campaign_id: int | None
     marketing: bool | None
     channels: list[Channel]
-    sendings_status: str
+    sendings_status: Annotated[str, one_of("draft", "scheduled", "finished")]
     sendings_count: int
     latest_sending: MessageSending | None
     created_at: Timestamp
@@ -141,14 +149,14 @@ class Sending(MessageSending):
 class Dispatch(Body):
     id: int
     sending_id: int
-    type: str
+    type: ChannelType
     content: dict[str, Any] | None
     member_id: int | None
     msisdn: str | None
     email: str | None
     app_token: str | None
-    transmission_status: str
-    delivery_status: str
+    transmission_status: Annotated[str, one_of(*TransmissionStatus)]
+    delivery_status: Annotated[str, one_of(*DeliveryStatus)]
     external_delivery_status: str | None
     error: str | None
     created_at: Timestamp
@@ -170,7 +178,7 @@ class DispatchMember(Body):
 class Template(Body):
     id: int
     name: str | None
-    type: str
+    type: TemplateType
     content: dict[str, Any]
     wrapper_id: int | None
     created_at: Timestamp
@@ -420,6 +428,8 @@ def _describe(operation: dict[str, Any], method: str, path: str) -> None:
             responses["470"]["content"]["application/json"]["schema"] = {"anyOf": [_ref(Error), _ref(BulkResults)]}
     operation["responses"] = responses or operation["responses"]
     operation.setdefault("parameters", [])
+    if path.startswith("/v1/"):
+        describe_request(operation, method, path)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -438,6 +448,7 @@ def install_openapi(app: FastAPI) -> None:
         components.update(definitions.get("$defs", {}))
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
+        describe_components(schema)
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
                 _describe(operation, method, path)

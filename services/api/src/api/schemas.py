@@ -27,6 +27,10 @@ CHANNEL_TYPES = ("sms", "email", "push")
 TEMPLATE_TYPES = ("plain", "email", "bee_email", "push", "generic")
 RELATIVE_SCHEDULE_FORMAT = r"^(?<number>\d+) (?<unit>second|minute|hour|day|week|month|year)s?$"
 _RELATIVE_RE = re.compile(RELATIVE_SCHEDULE_FORMAT.replace("(?<", "(?P<"))
+ALPHANUMERIC_SENDER_FORMAT = r"^[A-Za-z0-9 ]{2,11}$"
+# What OpenAPI shows of a sender: alphanumeric, or an international number (then checked against the numbering
+# plan, which no pattern can say).
+SENDER_FORMAT = r"^(?:[A-Za-z0-9 ]{2,11}|(?:\+|00)?[0-9 ]{4,24})$"
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_INLINE_RECIPIENTS = 10_000
 
@@ -54,6 +58,23 @@ class _OneOf:
 def one_of(*allowed: str) -> _OneOf:
     """Metadata for `Annotated[str, one_of(...)]`: `inclusion` with the allowed values, an enum in OpenAPI."""
     return _OneOf(allowed)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """Pydantic metadata: keys OpenAPI shows of a value its validators check (validation is not changed)."""
+
+    keys: tuple[tuple[str, Any], ...]
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.update(dict(self.keys))
+        return json_schema
+
+
+def shown(**keys: Any) -> _Shown:
+    """Metadata for `Annotated[..., shown(format="email")]`: what a generated client should know of the value."""
+    return _Shown(tuple(keys.items()))
 
 
 def normalize_msisdn(value: str) -> str:
@@ -91,7 +112,7 @@ def parse_iso8601(value: Any) -> datetime:
 
 ChannelType = Annotated[str, one_of(*CHANNEL_TYPES)]
 Msisdn = Annotated[str, AfterValidator(normalize_msisdn)]
-Email = Annotated[str, AfterValidator(check_email)]
+Email = Annotated[str, AfterValidator(check_email), shown(format="email")]
 
 
 class Payload(BaseModel):
@@ -114,7 +135,13 @@ class TemplateChoice(Payload):
 
 class Sender(Payload):
     type: Annotated[str, one_of("alphanumeric", "international")]
-    value: str
+    value: Annotated[
+        str,
+        shown(
+            pattern=SENDER_FORMAT,
+            description="alphanumeric: 2 to 11 letters, digits or spaces; international: a valid MSISDN",
+        ),
+    ]
 
 
 class ChannelPayload(Payload):
@@ -129,8 +156,12 @@ class ChannelPayload(Payload):
 
 class Schedule(Payload):
     type: Annotated[str, one_of("immediate", "absolute", "relative")]
-    at: Any = None
-    in_: str | None = Field(default=None, alias="in")
+    # Any offset is accepted (none means UTC); a non-string is refused as `invalid_iso_8601_time`.
+    at: Annotated[Any, shown(type="string", format="date-time")] | None = None
+    # The pattern without its group names: Python and ECMAScript name groups differently.
+    in_: Annotated[str, shown(pattern=re.sub(r"\(\?<\w+>", "(?:", RELATIVE_SCHEDULE_FORMAT))] | None = Field(
+        default=None, alias="in"
+    )
     prescheduled: bool = False
 
     @field_validator("at")

@@ -10,6 +10,7 @@ wins, else the last interim one; anything after a final status is stale. A recei
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.domain import DeliveryStatus, DispatchId
 
@@ -28,6 +29,15 @@ class Receipt:
     external_status: str
     reported_at: datetime
     dispatch_id: DispatchId | None = None
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A report of a batch that could not be read: its place in the batch and why."""
+
+    index: int
+    reason: str
+    event_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,30 +205,41 @@ _SENDGRID_STATUSES = {
 _SENDGRID_DELIVERY_EVENTS = {"processed", "deferred", "delivered", "bounce", "dropped"}  # not opens or clicks
 
 
-def normalize_sendgrid_events(payload: object) -> list[Receipt]:
-    """The delivery events of a SendGrid event batch (engagement events are left out); our `custom_args` come
-    back as fields of each event, `dispatch_id` among them."""
+def normalize_sendgrid_events(payload: object) -> tuple[list[Receipt], list[Malformed]]:
+    """The delivery events of a SendGrid event batch (engagement events are left out), and the events that could
+    not be read. One bad event must not hold back the others: SendGrid would retry the whole batch, for ever
+    the same. Our `custom_args` come back as fields of each event, `dispatch_id` among them. Raises TypeError
+    when the batch itself is not an array."""
     if not isinstance(payload, list):
         raise TypeError("SendGrid posts a JSON array of events")
-    receipts = []
-    for item in payload:
-        if not isinstance(item, dict) or item.get("event") not in _SENDGRID_DELIVERY_EVENTS:
-            continue
-        raw_status = str(item["event"])
-        message_id = str(item["sg_message_id"]).split(".", 1)[0]  # "<X-Message-Id>.filter…"
-        reported_at = datetime.fromtimestamp(float(item["timestamp"]), UTC)
-        receipts.append(
-            Receipt(
-                provider="sendgrid",
-                event_key=str(item.get("sg_event_id") or f"{message_id}:{raw_status}:{item['timestamp']}"),
-                provider_message_id=message_id,
-                status=_SENDGRID_STATUSES.get(raw_status, DeliveryStatus.PENDING),
-                external_status=raw_status,
-                reported_at=reported_at,
-                dispatch_id=_dispatch_id(item.get("dispatch_id")),
-            )
-        )
-    return receipts
+    receipts, malformed = [], []
+    for index, item in enumerate(payload):
+        if not isinstance(item, dict):
+            malformed.append(Malformed(index, "an event is a JSON object"))
+        elif item.get("event") in _SENDGRID_DELIVERY_EVENTS:
+            try:
+                receipts.append(_sendgrid_receipt(item))
+            except (KeyError, ValueError, TypeError, OverflowError, OSError) as exc:  # a timestamp out of range
+                malformed.append(Malformed(index, repr(exc)[:200], str(item.get("sg_event_id") or "") or None))
+    return receipts, malformed
+
+
+def _sendgrid_receipt(item: dict[str, Any]) -> Receipt:
+    raw_status = str(item["event"])
+    message_id = str(item["sg_message_id"]).split(".", 1)[0]  # "<X-Message-Id>.filter…"
+    reported_at = datetime.fromtimestamp(float(item["timestamp"]), UTC)
+    event_key = str(item.get("sg_event_id") or f"{message_id}:{raw_status}:{item['timestamp']}")
+    if "\x00" in message_id + event_key:  # PostgreSQL text cannot hold it: the whole batch would fail to store
+        raise ValueError("NUL character in an identifier")
+    return Receipt(
+        provider="sendgrid",
+        event_key=event_key,
+        provider_message_id=message_id,
+        status=_SENDGRID_STATUSES.get(raw_status, DeliveryStatus.PENDING),
+        external_status=raw_status,
+        reported_at=reported_at,
+        dispatch_id=_dispatch_id(item.get("dispatch_id")),
+    )
 
 
 # Twilio's MessageStatus values (https://www.twilio.com/docs/messaging/api/message-resource#message-status-values).

@@ -4,6 +4,7 @@ A 2xx is sent only once the receipt is committed, so a provider that got one nev
 a report it sends again anyway (a retry) is a duplicate of the one stored."""
 
 import urllib.parse
+from collections.abc import Sequence
 
 import orjson
 from fastapi import APIRouter, Request
@@ -11,13 +12,14 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.responses import Response
 
 from delivery_receipts.receipts import (
+    Malformed,
     Receipt,
     normalize_generic_receipt,
     normalize_sandbox_receipt,
     normalize_sendgrid_events,
     normalize_twilio_callback,
 )
-from delivery_receipts.service import announce, count_foreign, store_receipts
+from delivery_receipts.service import announce, count_foreign, count_malformed, store_receipts
 from delivery_receipts.signatures import (
     SANDBOX_SIGNATURE_HEADER,
     SENDGRID_SIGNATURE_HEADER,
@@ -38,11 +40,13 @@ def _error(status: int, message: str) -> Response:
     return Response(orjson.dumps({"error": message}), status_code=status, media_type="application/json")
 
 
-async def _accept(request: Request, receipts: list[Receipt]) -> Response:
-    """Store the receipts (committed before the answer), announce the new ones, answer 204."""
+async def _accept(request: Request, receipts: list[Receipt], malformed: Sequence[Malformed] = ()) -> Response:
+    """Store the receipts (committed before the answer), announce the new ones, count what was unreadable in
+    their batch (once stored: a batch that failed to store comes again), answer 204."""
     runtime = request.app.state.runtime
     stored = await store_receipts(runtime.pool, receipts)
     announce(runtime.broker, stored)
+    count_malformed(malformed)
     return Response(status_code=204)
 
 
@@ -91,17 +95,18 @@ async def twilio_callback(request: Request) -> Response:
 
 @router.post("/webhooks/sendgrid", status_code=204)
 async def sendgrid_events(request: Request) -> Response:
-    """SendGrid's signed event webhook (ECDSA over timestamp + body, 5-minute tolerance)."""
+    """SendGrid's signed event webhook (ECDSA over timestamp + body, 5-minute tolerance). An event that cannot be
+    read is logged, counted and dropped; the rest of the batch is stored and the batch answered 204."""
     body = await request.body()
     key = request.app.state.settings.sendgrid_webhook_public_key
     signature = request.headers.get(SENDGRID_SIGNATURE_HEADER)
     if not sendgrid_signature_valid(key, body, signature, request.headers.get(SENDGRID_TIMESTAMP_HEADER)):
         return _error(401, "invalid signature")
     try:
-        receipts = normalize_sendgrid_events(orjson.loads(body))
-    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+        receipts, malformed = normalize_sendgrid_events(orjson.loads(body))
+    except (orjson.JSONDecodeError, TypeError):  # not an array of events at all
         return _error(422, "malformed events")
-    return await _accept(request, receipts)
+    return await _accept(request, receipts, malformed)
 
 
 @router.post("/webhooks/generic", status_code=204)

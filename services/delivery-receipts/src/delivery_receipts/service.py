@@ -17,11 +17,11 @@ from faststream.kafka import KafkaBroker
 
 from delivery_receipts import repository
 from delivery_receipts.config import ReceiptsSettings
-from delivery_receipts.receipts import Receipt, decide
+from delivery_receipts.receipts import Malformed, Receipt, decide
 from shared.domain import DeliveryStatus
 from shared.events import DeliveryStatusReceived
 from shared.kafka import announce_in_background
-from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED, RECEIPTS_WAITING
+from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED, RECEIPTS_MALFORMED, RECEIPTS_WAITING
 from shared.preparation.planning import CONSENT_BY_CHANNEL
 from shared.unsubscribe import Unsubscription
 
@@ -51,6 +51,16 @@ async def count_foreign(pool: asyncpg.Pool, provider: str) -> None:
     async with pool.acquire() as conn:
         await repository.record_outcomes(conn, foreign)
     count_outcomes(foreign)
+
+
+def count_malformed(malformed: Sequence[Malformed], provider: str = "sendgrid") -> None:
+    """Reports of a batch that could not be read: dropped, each logged and counted (the rest of the batch was
+    stored). Not in `receipt_counts`: they never became receipts."""
+    for report in malformed:
+        log.warning("receipt_malformed", provider=provider, index=report.index, reason=report.reason,
+                    event_key=report.event_key)  # fmt: skip
+    if malformed:
+        RECEIPTS_MALFORMED.labels(provider).inc(len(malformed))
 
 
 def announce(broker: KafkaBroker, stored: Sequence[tuple[int, Receipt]]) -> None:

@@ -1,12 +1,30 @@
-"""Dependencies the routes share: a pooled connection and pagination parameters."""
+"""Dependencies the routes share: a pooled connection, pagination parameters, the `{service_name}` segment."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Path, Query, Request
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.middleware import REQUEST_CONNECTION
+from api.permits import SERVICES
+
+
+class ServiceNameConvertor(Convertor[str]):
+    """`{service_name:service}`: only the services of spec §1.2 match, so `/v1/messages/settings` and its siblings
+    are never taken for a service (another method on them is a 405 with Allow), and an unknown service is 404."""
+
+    regex = "|".join(sorted(SERVICES, key=len, reverse=True))
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("service", ServiceNameConvertor())
 
 MAX_PER_PAGE = 100
 

@@ -1,6 +1,6 @@
 """Messages: endpoints 1-8 of spec §2."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
@@ -8,14 +8,14 @@ from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
-from api.schemas import CreateMessageRequest, UpdateMessageRequest
+from api.schemas import CreateMessageRequest, UpdateMessageRequest, one_of
 from api.service import messages as service
 from api.service import sendings
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
 
-@router.post("/{service_name}", status_code=201)
+@router.post("/{service_name:service}", status_code=201)
 async def create_message(
     service_name: str,
     body: CreateMessageRequest,
@@ -27,20 +27,20 @@ async def create_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.get("/{service_name}")
+@router.get("/{service_name:service}")
 async def list_messages(
     service_name: str,
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))],
     per_page: PerPage = 100,
     page_no: PageNo = 1,
-    sendings_status: Literal["draft", "scheduled", "finished"] | None = None,
+    sendings_status: Annotated[str, one_of("draft", "scheduled", "finished")] | None = None,
     campaign_id: OptionalBigint = None,
     archived: bool = False,
     search: str | None = None,
-    sort_by: Literal["created_at", "updated_at", "name", "id"] = "created_at",
-    sort_direction: Literal["asc", "desc"] = "asc",
-    null_position: Literal["first", "last"] | None = None,
+    sort_by: Annotated[str, one_of("created_at", "updated_at", "name", "id")] = "created_at",
+    sort_direction: Annotated[str, one_of("asc", "desc")] = "asc",
+    null_position: Annotated[str, one_of("first", "last")] | None = None,
 ) -> JsonResponse:
     """List Messages; `archived=true` lists deleted ones."""
     filters: dict[str, Any] = {
@@ -51,7 +51,7 @@ async def list_messages(
     return JsonResponse(page)
 
 
-@router.get("/{service_name}/overview")
+@router.get("/{service_name:service}/overview")
 async def messages_overview(
     service_name: str, conn: Conn, caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))]
 ) -> JsonResponse:
@@ -59,7 +59,7 @@ async def messages_overview(
     return JsonResponse({"overview": await service.overview(conn, caller, service_of(caller, service_name))})
 
 
-@router.get("/{service_name}/{message_id:int}")
+@router.get("/{service_name:service}/{message_id:int}")
 async def show_message(
     service_name: str,
     message_id: Id,
@@ -71,7 +71,7 @@ async def show_message(
     return JsonResponse({"message": message})
 
 
-@router.put("/{service_name}/{message_id:int}")
+@router.put("/{service_name:service}/{message_id:int}")
 async def update_message(
     service_name: str,
     message_id: Id,
@@ -84,7 +84,7 @@ async def update_message(
     return JsonResponse({"message": message})
 
 
-@router.put("/{service_name}/{message_id:int}/duplicate", status_code=201)
+@router.put("/{service_name:service}/{message_id:int}/duplicate", status_code=201)
 async def duplicate_message(
     service_name: str,
     message_id: Id,
@@ -96,7 +96,7 @@ async def duplicate_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.delete("/{service_name}/{message_id:int}")
+@router.delete("/{service_name:service}/{message_id:int}")
 async def delete_message(
     service_name: str,
     message_id: Id,
@@ -108,7 +108,7 @@ async def delete_message(
     return JsonResponse({"message": message})
 
 
-@router.get("/{service_name}/{message_id:int}/sendings")
+@router.get("/{service_name:service}/{message_id:int}/sendings")
 async def list_message_sendings(
     service_name: str,
     message_id: Id,

@@ -1,6 +1,6 @@
 """Sendings and their dispatches: endpoints 9-14 of spec §2."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -8,7 +8,7 @@ from api import permits
 from api.auth import Caller, require, service_of
 from api.http import JsonResponse
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
-from api.schemas import CreateSendingRequest, UpdateSendingRequest
+from api.schemas import CreateSendingRequest, UpdateSendingRequest, one_of
 from api.service import sendings as service
 
 router = APIRouter(prefix="/v1/messages", tags=["sendings"])
@@ -16,7 +16,7 @@ SendingsGet = Annotated[Caller, Depends(require(permits.SENDINGS_GET))]
 SendingsUpdate = Annotated[Caller, Depends(require(permits.SENDINGS_UPDATE))]
 
 
-@router.post("/{service_name}/{message_id:int}/sendings", status_code=201)
+@router.post("/{service_name:service}/{message_id:int}/sendings", status_code=201)
 async def create_sending(
     service_name: str,
     message_id: Id,
@@ -29,7 +29,7 @@ async def create_sending(
     return JsonResponse({"sending": sending}, status_code=201)
 
 
-@router.post("/{service_name}/{message_id:int}/sendings/preview")
+@router.post("/{service_name:service}/{message_id:int}/sendings/preview")
 async def preview_sending(
     service_name: str,
     message_id: Id,
@@ -46,14 +46,14 @@ async def preview_sending(
     return JsonResponse({"preview": preview})
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}")
+@router.get("/{service_name:service}/sendings/{sending_id:int}")
 async def show_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsGet) -> JsonResponse:
     """Show Sending, with its dispatch ledger in `stats`."""
     sending = await service.show_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
 
 
-@router.put("/{service_name}/sendings/{sending_id:int}")
+@router.put("/{service_name:service}/sendings/{sending_id:int}")
 async def update_sending(
     service_name: str, sending_id: Id, body: UpdateSendingRequest, conn: Conn, caller: SendingsUpdate
 ) -> JsonResponse:
@@ -62,14 +62,14 @@ async def update_sending(
     return JsonResponse({"sending": sending})
 
 
-@router.put("/{service_name}/sendings/{sending_id:int}/cancel")
+@router.put("/{service_name:service}/sendings/{sending_id:int}/cancel")
 async def cancel_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsUpdate) -> JsonResponse:
     """Cancel Sending: scheduled or executing ones (405 otherwise)."""
     sending = await service.cancel_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}/dispatches")
+@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches")
 async def list_sending_dispatches(
     service_name: str,
     sending_id: Id,
@@ -77,8 +77,8 @@ async def list_sending_dispatches(
     caller: Annotated[Caller, Depends(require(permits.DISPATCHES_LIST))],
     per_page: PerPage = 100,
     page_no: PageNo = 1,
-    transmission_status: Literal["scheduled", "transmitted", "failed"] | None = None,
-    delivery_status: Literal["pending", "delivered", "failed"] | None = None,
+    transmission_status: Annotated[str, one_of("scheduled", "transmitted", "failed")] | None = None,
+    delivery_status: Annotated[str, one_of("pending", "delivered", "failed")] | None = None,
     member_id: OptionalBigint = None,
     msisdn: str | None = None,
     email: str | None = None,
@@ -95,7 +95,7 @@ async def list_sending_dispatches(
     return JsonResponse(page)
 
 
-@router.get("/{service_name}/sendings/{sending_id:int}/dispatches/members")
+@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches/members")
 async def list_sending_members(
     service_name: str,
     sending_id: Id,

@@ -8,11 +8,11 @@ from api import permits
 from api.auth import Caller, authenticate, require
 from api.http import JsonResponse
 from api.routes.deps import Conn, Id, PageNo, PerPage
-from api.schemas import CreateSenderIdentityRequest
+from api.schemas import ChannelType, CreateSenderIdentityRequest
 from api.service import settings as service
 
 router = APIRouter(tags=["settings"])
-ChannelTypeQuery = Annotated[list[str] | None, Query(alias="type[]", description="sms, email or push")]
+ChannelTypeQuery = Annotated[list[ChannelType] | None, Query(alias="type[]")]
 
 
 @router.get("/v1/messages/services")

@@ -1,7 +1,7 @@
 """Standalone templates and bee templates: endpoints 17-24 of spec §2.
 
-Included before the messages router: its `/v1/messages/{service_name}` would otherwise take
-`POST /v1/messages/templates` for a message of a service named "templates".
+Included before the messages router, though `{service_name:service}` matches only the spec's services, so
+`/v1/messages/templates` is never taken for a service named "templates".
 """
 
 from typing import Annotated
@@ -17,7 +17,7 @@ from api.service import templates as service
 
 router = APIRouter(prefix="/v1/messages", tags=["templates"])
 Conn = Annotated[asyncpg.Connection, Depends(connection)]
-TypeFilter = Annotated[str | None, Query(alias="type")]
+TypeFilter = Annotated[service.TemplateType | None, Query(alias="type")]
 
 
 @router.get("/templates")
