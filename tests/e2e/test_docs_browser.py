@@ -47,3 +47,50 @@ async def test_docs_render_offline_from_the_packages_own_assets(stack: Stack, br
     await page.locator(".opblock").first.wait_for(timeout=30_000)
     assert await page.locator(".opblock").count() > 10, "the operations are listed"
     assert outside == [], f"the page asked for assets beyond this machine: {outside}"
+
+
+WALK_THROUGH_MESSAGE = """{"message": {
+  "name": "Greeting",
+  "channels": [{"type": "sms", "template": {"type": "inline",
+                "definition": {"type": "plain", "content": {"body": "Hei {{ name }}"}}}}],
+  "sending": {"schedule": {"type": "immediate"}, "recipients": [
+    {"msisdn": "4740769126", "properties": {"name": "Piotr"}},
+    {"msisdn": "4790000001", "properties": {"name": "Kari"}}]}}}"""
+
+
+async def test_try_it_out_sends_the_walk_through_message_with_201(stack: Stack, browser: Browser) -> None:
+    """A newcomer with the README: Authorize with the token, fill the tenant headers, paste the walk-through's
+    message, Execute: the message is created."""
+    headers = stack.new_tenant("docs-try")
+    outside: list[str] = []
+    page = await offline_page(browser, outside)
+    await page.goto(f"{stack.api_url}/docs")
+    await page.locator(".opblock").first.wait_for(timeout=30_000)
+
+    await page.get_by_role("button", name="Authorize").first.click()
+    dialog = page.locator(".modal-ux")
+    await dialog.locator("input").first.fill(headers["X-Client-Authorization"])
+    await dialog.locator("button.modal-btn.authorize").first.click()
+    await dialog.locator("button.modal-btn.btn-done").first.click()
+
+    operation = page.locator("#operations-messages-create_message_v1_messages__service_name__post")
+    await operation.locator(".opblock-summary").click()
+    await operation.get_by_role("button", name="Try it out").click()
+    await operation.locator('tr[data-param-name="service_name"] select').select_option("generic")
+    for name in ("X-User-Agent", "X-Product-Name", "X-Loyalty-Club-Slug"):
+        await operation.locator(f'tr[data-param-name="{name}"] input').fill(headers[name])
+    await operation.locator("textarea.body-param__text").fill(WALK_THROUGH_MESSAGE)
+    await operation.get_by_role("button", name="Execute").click()
+
+    status = operation.locator(".live-responses-table .response .response-col_status")
+    await status.first.wait_for(timeout=30_000)
+    assert (await status.first.inner_text()).strip() == "201", await operation.locator(
+        ".live-responses-table"
+    ).inner_text()
+    body = await operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
+    assert '"latest_sending"' in body
+    assert outside == []
+    count = await stack.pool.fetchval(
+        "SELECT count(*) FROM messages m JOIN loyalty_clubs l ON l.id = m.loyalty_club_id WHERE l.slug = 'docs-try'"
+    )
+    assert count == 1, "the message exists"
