@@ -31,6 +31,13 @@ def sendgrid_env(server: SendGridServer, **extra: str) -> dict[str, str]:
     return {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": server.url, "SENDGRID_API_KEY": API_KEY, **extra}
 
 
+def signing_env(server: SendGridServer) -> tuple[ec.EllipticCurvePrivateKey, dict[str, str]]:
+    """A key for the event webhook's signatures, and the services' settings: SendGrid, checking them."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key, sendgrid_env(server, SENDGRID_WEBHOOK_PUBLIC_KEY=base64.b64encode(public).decode())
+
+
 def sign(key: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str) -> str:
     return base64.b64encode(key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
 
@@ -76,10 +83,7 @@ async def test_email_goes_to_sendgrid_and_signed_events_set_the_delivery_status(
     sendgrid_server: SendGridServer,
     tmp_path: Path,
 ) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    extra = {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": sendgrid_server.url, "SENDGRID_API_KEY": API_KEY,
-             "SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(public).decode()}  # fmt: skip
+    key, extra = signing_env(sendgrid_server)
     log = tmp_path / "services.log"
     async with (
         running_services(database_url, twilio_broker, twilio_server, db, log, **extra) as running,
@@ -234,10 +238,7 @@ async def test_a_malformed_event_is_counted_and_dropped_and_the_rest_of_its_batc
     sendgrid_server: SendGridServer,
     tmp_path: Path,
 ) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    extra = {"EMAIL_PROVIDER": "sendgrid", "SENDGRID_BASE_URL": sendgrid_server.url, "SENDGRID_API_KEY": API_KEY,
-             "SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(public).decode()}  # fmt: skip
+    key, extra = signing_env(sendgrid_server)
     async with (
         running_services(database_url, twilio_broker, twilio_server, db, tmp_path / "services.log", **extra) as running,
         aiohttp.ClientSession() as http,
