@@ -28,6 +28,15 @@ class SendingStatus(StrEnum):
 
 
 # Services whose messages are marketing unless the message says otherwise (spec §1.2).
+# PostgreSQL bigint (member ids, dispatch ids, every BIGSERIAL): the bounds every check of an id uses.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+# The members/dispatches column holding each channel's recipient address.
+IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
+
+# The PostgreSQL NOTIFY channel on which the api wakes the scheduler when a sending may be due.
+SENDINGS_DUE_CHANNEL = "sendings_due"
+
 MARKETING_SERVICES = frozenset({"campaigns", "campaigns_testing", "tenants", "tenants_testing"})
 
 FINAL_SENDING_STATUSES = frozenset(

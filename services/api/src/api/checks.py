@@ -16,6 +16,7 @@ from api.schemas import (
     TemplateDefinition,
     normalize_msisdn,
 )
+from shared.domain import IDENTIFIER_BY_CHANNEL
 from shared.templating import TemplateLimitError, TemplateSyntaxError, check_template
 
 # Which template types fit which channel (spec §2.1).
@@ -38,7 +39,6 @@ CONTENT_KEYS = {
         set(),
     ),
 }
-IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
 _ALPHANUMERIC_SENDER = re.compile(ALPHANUMERIC_SENDER_FORMAT)
 _SECONDS_PER_UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 

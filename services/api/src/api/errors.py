@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.http import JsonResponse
+from shared.domain import INT64_MAX, INT64_MIN
 
 log = structlog.get_logger(__name__)
 
@@ -95,14 +96,11 @@ class NotAllowedInState(ApiError):
     default_message = "Action not allowed in the current state"
 
 
-_INT64 = 2**63
-
-
 def _printable(value: Any) -> Any:
     """The given value as JSON can carry it: integers past 64 bits and bytes are echoed as strings."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
         return str(value)
     if isinstance(value, dict):
         return {str(k): _printable(v) for k, v in value.items()}

@@ -15,8 +15,9 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_vali
 from pydantic_core import PydanticCustomError
 
 from api.schemas import Email, Msisdn, Payload, check_email
+from shared.domain import INT64_MAX
 
-MAX_MEMBER_ID = 2**63 - 1
+MAX_MEMBER_ID = INT64_MAX
 
 # One staging row, in the order of the staging table's columns.
 Record = tuple[int, str | None, str | None, str | None, str | None, str | None, str, str, str, str, str, datetime]

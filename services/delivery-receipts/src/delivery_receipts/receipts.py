@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.domain import DeliveryStatus, DispatchId
+from shared.domain import INT64_MAX, DeliveryStatus, DispatchId
 
 AMBIGUOUS = "ambiguous_outcome"
 
@@ -155,7 +155,7 @@ def _dispatch_id(value: object) -> DispatchId | None:
     if value is None or value == "":
         return None
     number = int(str(value))
-    if not 0 < number < 2**63:
+    if not 0 < number <= INT64_MAX:
         raise ValueError("dispatch id out of range")
     return DispatchId(number)
 

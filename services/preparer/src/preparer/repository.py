@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.db import Conn
-from shared.domain import DispatchId, SendingId
+from shared.domain import INT64_MAX, INT64_MIN, DispatchId, SendingId
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INLINE_RANGE = 0
 _DISPATCH_COLUMNS = (
     "id", "sending_id", "loyalty_club_id", "recipient_key", "type", "content", "member_id", "msisdn", "email",

@@ -7,8 +7,8 @@ import asyncpg
 import structlog
 
 from scheduler.config import SchedulerSettings
-from scheduler.repository import SENDINGS_DUE_CHANNEL
 from scheduler.service import run_retention, run_scheduler
+from shared.domain import SENDINGS_DUE_CHANNEL
 from shared.logging import configure_logging
 from shared.runtime import Runtime
 from shared.worker import run_worker, start

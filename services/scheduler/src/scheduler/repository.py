@@ -5,8 +5,6 @@ from datetime import datetime
 from shared.db import Conn
 from shared.domain import DispatchId, SendingId
 
-SENDINGS_DUE_CHANNEL = "sendings_due"
-
 
 async def claim_due_sendings(conn: Conn, limit: int, lead_seconds: float) -> list[SendingId]:
     """Move due sendings `scheduled → preparing`, highest priority then earliest first; other schedulers skip them."""

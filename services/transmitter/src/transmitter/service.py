@@ -15,7 +15,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from shared.db import Conn
-from shared.domain import DispatchId, SendingId, TransmissionStatus
+from shared.domain import IDENTIFIER_BY_CHANNEL, DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted, TransmissionOutcome
 from shared.formats import utcnow
 from shared.kafka import Interrupted, publish_events
@@ -30,7 +30,6 @@ from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, T
 log = structlog.get_logger(__name__)
 
 STOPPED_STATUSES = {"cancelled": "cancelled", "failed": "sending_failed"}
-IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
 
 
 @dataclass

@@ -7,10 +7,10 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
+from shared.domain import IDENTIFIER_BY_CHANNEL
 from shared.preparation.shortener import Shortener
 from shared.templating import CompiledTemplate, compile_content
 
-IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
 CONSENT_BY_CHANNEL = {"sms": "sms_marketing", "email": "email_marketing", "push": "push_marketing"}
 STATUS_BY_CHANNEL = {"sms": "sms_status", "email": "email_status", "push": "push_status"}
 MEMBER_FIELDS = ("id", "msisdn", "email", "app_token", "app_platform")

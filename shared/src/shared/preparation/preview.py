@@ -10,14 +10,13 @@ from typing import Any
 
 from shared.config import ServiceSettings
 from shared.db import Conn
-from shared.domain import MARKETING_SERVICES, SendingId
+from shared.domain import INT64_MAX, INT64_MIN, MARKETING_SERVICES, SendingId
 from shared.preparation import reads
 from shared.preparation.planning import Plan, Recipient, plan_dispatches
 from shared.preparation.shortener import Shortener
 
 SAMPLES = 3
 CHUNK_SIZE = 5000
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass

@@ -5,10 +5,9 @@ from typing import Any
 import orjson
 
 from shared.db import Conn
-from shared.domain import LoyaltyClubId, MessageId, SendingId
+from shared.domain import SENDINGS_DUE_CHANNEL, LoyaltyClubId, MessageId, SendingId
 
 # Woken by the scheduler's LISTEN: a sending may be due now.
-SENDINGS_DUE_CHANNEL = "sendings_due"
 # Columns an update may set; names come from this constant only, values are parameters.
 UPDATABLE_COLUMNS = (
     "status",

@@ -9,6 +9,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from api.middleware import REQUEST_CONNECTION
 from api.permits import SERVICES
+from shared.domain import INT64_MAX
 
 
 class ServiceNameConvertor(Convertor[str]):
@@ -43,7 +44,7 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 Conn = Annotated[asyncpg.Connection, Depends(connection)]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 # Ids are bigints: a larger number is answered 422, not sent to the database.
-MAX_ID = 2**63 - 1
+MAX_ID = INT64_MAX
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalBigint = Annotated[int | None, Query(ge=-MAX_ID, le=MAX_ID)]
 

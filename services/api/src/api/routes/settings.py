@@ -10,6 +10,7 @@ from api.http import JsonResponse
 from api.routes.deps import Conn, Id, PageNo, PerPage
 from api.schemas import ChannelType, CreateSenderIdentityRequest
 from api.service import settings as service
+from shared.domain import INT64_MAX, INT64_MIN
 
 router = APIRouter(tags=["settings"])
 ChannelTypeQuery = Annotated[list[ChannelType] | None, Query(alias="type[]")]
@@ -39,7 +40,7 @@ async def show_settings(conn: Conn, caller: Annotated[Caller, Depends(require(pe
 async def messaging_history(
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.MESSAGES_HISTORY_LIST))],
-    member_id: Annotated[int, Query(ge=-(2**63), le=2**63 - 1)],
+    member_id: Annotated[int, Query(ge=INT64_MIN, le=INT64_MAX)],
     types: ChannelTypeQuery = None,
     per_page: PerPage = 100,
     page_no: PageNo = 1,
