@@ -12,9 +12,9 @@ from api.errors import ErrorTree, tree_from_pydantic
 from api.schemas import CreateMessageRequest, Schedule, normalize_msisdn
 from api.views import aggregated_sendings_status, pagination_info
 from delivery_receipts.receipts import normalize_sendgrid_events
-from delivery_receipts.signatures import sandbox_signature_valid
 from shared.formats import iso_ms
-from transmitter.providers.sandbox import sign
+from shared.sandbox import sandbox_signature as sign
+from shared.sandbox import sandbox_signature_valid
 
 NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 

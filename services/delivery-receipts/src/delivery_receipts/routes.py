@@ -21,17 +21,16 @@ from delivery_receipts.receipts import (
 )
 from delivery_receipts.service import announce, count_foreign, count_malformed, store_receipts
 from delivery_receipts.signatures import (
-    SANDBOX_SIGNATURE_HEADER,
     SENDGRID_SIGNATURE_HEADER,
     SENDGRID_TIMESTAMP_HEADER,
     TWILIO_SIGNATURE_HEADER,
-    sandbox_signature_valid,
     sendgrid_signature_valid,
     twilio_signature_valid,
 )
 from shared.formats import utcnow
 from shared.health import liveness, readiness
 from shared.metrics import exposition, update_consumer_lag
+from shared.sandbox import SANDBOX_SIGNATURE_HEADER, sandbox_signature_valid
 
 router = APIRouter()
 

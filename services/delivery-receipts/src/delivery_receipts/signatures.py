@@ -10,17 +10,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-SANDBOX_SIGNATURE_HEADER = "X-Sandbox-Signature"
-
-
-def sandbox_signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    """The sandbox signs the raw body: `sha256=<hex HMAC-SHA256>`."""
-    if not header:
-        return False
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip())
-
-
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 
 

@@ -7,8 +7,6 @@ real providers' callbacks do.
 """
 
 import asyncio
-import hashlib
-import hmac
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,17 +17,12 @@ import orjson
 import structlog
 
 from shared.domain import DispatchId
+from shared.sandbox import SANDBOX_SIGNATURE_HEADER, sandbox_signature
 from transmitter.providers.base import Outgoing, SendResult
 
 log = structlog.get_logger(__name__)
 
-SIGNATURE_HEADER = "X-Sandbox-Signature"
 POSTERS = 8  # receipts posted at once
-
-
-def sign(secret: str, body: bytes) -> str:
-    """`sha256=<hex>` HMAC of the raw body; delivery-receipts verifies the same."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class SandboxProvider:
@@ -72,7 +65,10 @@ class SandboxProvider:
                 async with self._session.post(
                     self._url,
                     data=body,
-                    headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)},
+                    headers={
+                        "Content-Type": "application/json",
+                        SANDBOX_SIGNATURE_HEADER: sandbox_signature(self._secret, body),
+                    },
                 ) as response:
                     if response.status >= 300:
                         log.warning("sandbox_receipt_refused", status=response.status, message_id=message_id)
