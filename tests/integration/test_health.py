@@ -18,8 +18,9 @@ from shared.config import ServiceSettings
 from shared.db import HeldConnection
 from shared.events import SendingScheduled
 from shared.health import liveness, readiness, serve_health
+from shared.heartbeats import HEARTBEAT_SECONDS
 from shared.kafka import consume
-from shared.runtime import HEARTBEAT_SECONDS, Runtime, open_runtime
+from shared.runtime import Runtime, open_runtime
 
 
 async def test_a_worker_is_ready_once_its_consumers_have_partitions_and_not_without_its_database(

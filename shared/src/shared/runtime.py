@@ -23,9 +23,11 @@ import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 
+from shared import heartbeats
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics, missing_topics
+from shared.heartbeats import HEARTBEAT_SECONDS
 from shared.kafka import finish_messages_in_hand, make_broker
 from shared.metrics import subscriber_consumers
 from shared.outages import retry_through_outages
@@ -40,9 +42,6 @@ def terminate_self() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-HEARTBEAT_SECONDS = 2.0
-# A service whose last beat is older than this is taken for gone.
-HEARTBEAT_STALE_SECONDS = 10.0
 BROKER_CHECK_TIMEOUT_SECONDS = 10.0
 
 
@@ -125,13 +124,8 @@ class Runtime:
     async def beat_forever(self) -> None:
         """Record this instance as alive (and ready once its consumers are assigned) every few seconds."""
         while True:
-            await self.pool.execute(
-                "INSERT INTO service_heartbeats (service, instance, ready, beat_at) VALUES ($1, $2, $3, now()) "
-                "ON CONFLICT (service, instance) DO UPDATE SET ready = excluded.ready, beat_at = now()",
-                self.service,
-                self.instance,
-                self.failure is None and self.consumers_assigned(),
-            )
+            ready = self.failure is None and self.consumers_assigned()
+            await heartbeats.beat(self.pool, self.service, self.instance, ready)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def watch_broker(self) -> None:
@@ -207,8 +201,6 @@ async def open_runtime(
             task.cancel()
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await pool.execute(
-                "DELETE FROM service_heartbeats WHERE service = $1 AND instance = $2", service, runtime.instance
-            )
+            await heartbeats.forget(pool, service, runtime.instance)
         await pool.close()
         log.info("service_stopped", failure=runtime.failure)

@@ -7,8 +7,8 @@ from fastapi.responses import Response
 
 from api.http import JsonResponse
 from shared.health import liveness, readiness
+from shared.heartbeats import ready_services
 from shared.metrics import SENDINGS, exposition
-from shared.runtime import HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["health"])
 
@@ -34,11 +34,7 @@ async def readyz(request: Request) -> JsonResponse:
 async def pipeline_ready(request: Request) -> JsonResponse:
     """200 once every service a sending passes through has a live, ready instance (`make up` waits on it)."""
     try:
-        ready = await request.app.state.runtime.pool.fetchval(
-            "SELECT coalesce(array_agg(DISTINCT service), '{}') FROM service_heartbeats "
-            "WHERE ready AND beat_at > now() - make_interval(secs => $1)",
-            HEARTBEAT_STALE_SECONDS,
-        )
+        ready = await ready_services(request.app.state.runtime.pool)
     except Exception as exc:
         return JsonResponse({"error": f"database unavailable: {type(exc).__name__}"}, status_code=503)
     missing = [s for s in PIPELINE_SERVICES if s not in ready]
