@@ -7,7 +7,6 @@ import orjson
 from shared.db import Conn
 from shared.domain import SENDINGS_DUE_CHANNEL, LoyaltyClubId, MessageId, SendingId
 
-# Woken by the scheduler's LISTEN: a sending may be due now.
 # Columns an update may set; names come from this constant only, values are parameters.
 UPDATABLE_COLUMNS = (
     "status",
@@ -233,3 +232,9 @@ async def preparation_progress(conn: Conn, sending_ids: list[int]) -> dict[int, 
     )
     return {r["sending_id"]: {"suppressed_count": r["suppressed_count"], "unreachable_count": r["unreachable_count"]}
             for r in rows}  # fmt: skip
+
+
+async def count_by_status(conn: Conn) -> dict[str, int]:
+    """How many sendings are in each status (the `messaging_sendings` gauge)."""
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM sendings GROUP BY status")
+    return {row["status"]: row["n"] for row in rows}

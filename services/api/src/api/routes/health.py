@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.http import JsonResponse
+from api.repository import sendings
 from shared.health import liveness, readiness
 from shared.heartbeats import ready_services
 from shared.metrics import SENDINGS, exposition
@@ -47,8 +48,9 @@ async def pipeline_ready(request: Request) -> JsonResponse:
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process, and the sendings by status (from the database)."""
     with contextlib.suppress(Exception):  # the database's state is a bonus; the process metrics always answer
-        rows = await request.app.state.runtime.pool.fetch("SELECT status, count(*) AS n FROM sendings GROUP BY status")
-        for row in rows:
-            SENDINGS.labels(row["status"]).set(row["n"])
+        async with request.app.state.runtime.pool.acquire() as conn:
+            counts = await sendings.count_by_status(conn)
+        for status, count in counts.items():
+            SENDINGS.labels(status).set(count)
     body, content_type = exposition()
     return Response(body, headers={"Content-Type": content_type})

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.http import JsonResponse
+from api.repository import short_links
 
 router = APIRouter(tags=["short links"])
 MAX_CODE_LENGTH = 32
@@ -14,13 +15,8 @@ async def follow_short_link(request: Request, code: str) -> Response:
     """302 to the link's URL; a link made per recipient (`track_in_shortener`) counts the click. 404 if unknown."""
     if len(code) > MAX_CODE_LENGTH:
         return JsonResponse({"error": "Not Found"}, status_code=404)
-    url = await request.app.state.runtime.pool.fetchval(
-        "WITH link AS (SELECT url, dispatch_key FROM short_links WHERE code = $1), "
-        "counted AS (UPDATE short_links SET clicks = clicks + 1, last_clicked_at = now() "
-        "            WHERE code = $1 AND dispatch_key IS NOT NULL) "
-        "SELECT url FROM link",
-        code,
-    )
+    async with request.app.state.runtime.pool.acquire() as conn:
+        url = await short_links.follow(conn, code)
     if url is None:
         return JsonResponse({"error": "Not Found"}, status_code=404)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
