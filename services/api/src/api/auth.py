@@ -10,6 +10,7 @@ from fastapi import Request
 
 from api.errors import Forbidden, InvalidHeader, MissingHeader, NotFound, Unauthenticated
 from api.permits import SERVICES, Service, normalize_permit
+from api.repository import clients
 from api.routes.deps import Conn
 from shared.domain import LoyaltyClubId
 
@@ -59,13 +60,7 @@ async def authenticate(request: Request, conn: Conn) -> Caller:
     if token is None:
         raise Unauthenticated("Missing API token")
     slug = request.headers["X-Loyalty-Club-Slug"].strip()
-    row = await conn.fetchrow(
-        "SELECT lc.id AS lc_id, c.id AS client_id, c.permits, lc.id = ANY(c.loyalty_club_ids) AS allowed "
-        "FROM loyalty_clubs lc LEFT JOIN api_clients c ON c.token_hash = $2 AND c.revoked_at IS NULL "
-        "WHERE lc.slug = $1",
-        slug,
-        hash_token(token),
-    )
+    row = await clients.find_caller(conn, slug, hash_token(token))
     if row is None:
         raise InvalidHeader(f"Unknown loyalty club {slug!r} in X-Loyalty-Club-Slug")
     if row["client_id"] is None or not row["allowed"]:

@@ -15,6 +15,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.repository import idempotency
 from shared.db import Conn
 
 log = structlog.get_logger(__name__)
@@ -197,7 +198,7 @@ class IdempotencyMiddleware:
         async with scope["app"].state.runtime.pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    stored = await _claim(conn, owner, key, fingerprint)
+                    stored = await idempotency.claim(conn, owner, key, fingerprint, KEY_WAIT_SECONDS)
                     if stored is None:
                         messages = await self._run(scope, body, conn)
                         await _store_answer(conn, owner, key, messages)
@@ -235,44 +236,11 @@ class IdempotencyMiddleware:
         return messages
 
 
-async def _claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes) -> dict[str, Any] | None:
-    """None when this request now owns the key (in the caller's transaction); else the row of the request that
-    owned it. While another transaction holds the key, this waits for its end, `KEY_WAIT_SECONDS` at most."""
-    await conn.execute(f"SET LOCAL lock_timeout = '{KEY_WAIT_SECONDS}s'")
-    claimed = await conn.fetchval(
-        "INSERT INTO idempotency_keys (owner, key, fingerprint) VALUES ($1, $2, $3) "
-        "ON CONFLICT (owner, key) DO UPDATE SET fingerprint = excluded.fingerprint, status = NULL, body = NULL, "
-        "content_type = NULL, created_at = now(), completed_at = NULL "
-        "WHERE idempotency_keys.created_at < now() - interval '24 hours' OR idempotency_keys.status IS NULL "
-        "RETURNING true",
-        owner,
-        key,
-        fingerprint,
-    )
-    await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
-    if claimed:
-        return None
-    row = await conn.fetchrow(
-        "SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE owner = $1 AND key = $2",
-        owner,
-        key,
-    )
-    return dict(row) if row else None
-
-
 async def _store_answer(conn: Conn, owner: bytes, key: str, messages: list[Message]) -> None:
     start = next(m for m in messages if m["type"] == "http.response.start")
     content_type = dict(start.get("headers", [])).get(b"content-type", b"").decode()
     payload = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    await conn.execute(
-        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5, completed_at = now() "
-        "WHERE owner = $1 AND key = $2",
-        owner,
-        key,
-        start["status"],
-        content_type,
-        payload,
-    )
+    await idempotency.store_answer(conn, owner, key, start["status"], content_type, payload)
 
 
 @dataclass
