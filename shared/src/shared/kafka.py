@@ -236,11 +236,6 @@ def consume(
     """
     topic = event_type.topic
     attempts = _Attempts(topic, settings)
-    in_hand = _messages_in_hand(broker)
-
-    async def on_message(message: KafkaMessage) -> None:
-        async with in_hand.holding():
-            await handle(message)
 
     async def handle(message: KafkaMessage) -> None:
         try:
@@ -259,17 +254,7 @@ def consume(
             return
         attempts.forget(ident)
 
-    on_message.__name__ = f"on_{topic.replace('.', '_')}"
-    broker.subscriber(
-        topic,
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=f"{group_id}:{topic}",
-        max_workers=workers,
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        heartbeat_interval_ms=SESSION_TIMEOUT_MS // 3,
-    )(on_message)
+    _subscribe(broker, topic, group_id, handle, f"on_{topic.replace('.', '_')}", max_workers=workers)
 
 
 def consume_batch(
@@ -286,11 +271,6 @@ def consume_batch(
     """
     topic = event_type.topic
     attempts = _Attempts(topic, settings)
-    in_hand = _messages_in_hand(broker)
-
-    async def on_batch(message: KafkaMessage) -> None:
-        async with in_hand.holding():
-            await handle(message)
 
     async def handle(message: KafkaMessage) -> None:
         records = list(message.raw_message)
@@ -321,16 +301,34 @@ def consume_batch(
             return
         attempts.forget(ident)
 
-    on_batch.__name__ = f"on_{topic.replace('.', '_')}_batch"
+    name = f"on_{topic.replace('.', '_')}_batch"
+    _subscribe(broker, topic, group_id, handle, name, batch=True, max_records=max_records, batch_timeout_ms=50)
+
+
+def _subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    handle: Callable[[KafkaMessage], Awaitable[None]],
+    name: str,
+    **options: Any,
+) -> None:
+    """Register `handle` for `topic` in `group_id` with what every consumer here shares: offsets committed only
+    after the handler returned, the session timeout, and messages given back while the process stops."""
+    in_hand = _messages_in_hand(broker)
+
+    async def on_message(message: KafkaMessage) -> None:
+        async with in_hand.holding():
+            await handle(message)
+
+    on_message.__name__ = name
     broker.subscriber(
         topic,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        batch=True,
-        max_records=max_records,
-        batch_timeout_ms=50,
         title=f"{group_id}:{topic}",
         session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=SESSION_TIMEOUT_MS // 3,
-    )(on_batch)
+        **options,
+    )(on_message)
