@@ -27,7 +27,6 @@ from shared import heartbeats
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics, missing_topics
-from shared.heartbeats import HEARTBEAT_SECONDS
 from shared.kafka import finish_messages_in_hand, make_broker
 from shared.metrics import subscriber_consumers
 from shared.outages import retry_through_outages
@@ -126,7 +125,7 @@ class Runtime:
         while True:
             ready = self.failure is None and self.consumers_assigned()
             await heartbeats.beat(self.pool, self.service, self.instance, ready)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(heartbeats.HEARTBEAT_SECONDS)
 
     async def watch_broker(self) -> None:
         """Ensure the topics again whenever the broker lost some (it restarted empty, an operator deleted one); the
