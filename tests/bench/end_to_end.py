@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import orjson
+from tests.bench import cpu
 from tests.bench.prepare_sending import peak_rss_mb
 from tests.bench.transmit_twilio import ACCOUNT_SID, CONCURRENCY, infrastructure, raw_rate
 from tests.infra import eventually
@@ -31,6 +32,7 @@ from devstack.infra import free_port
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection
 
+RAW_REQUESTS = 20_000
 EVERYONE = [{"condition_group": "member_properties", "field": "points", "operator": "gte", "value": 0}]
 
 
@@ -78,10 +80,13 @@ async def run(database_url: str, kafka: str, members: int, server_url: str, log_
                         return False
 
                 await eventually(ready, 120, "the stack ready", interval=0.2)
-                raw = await raw_rate(f"{server_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json", 20_000)
+                raw_started = cpu.snapshot()
+                raw = await raw_rate(f"{server_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json", RAW_REQUESTS)
+                raw_cpu = cpu.spent(raw_started, cpu.snapshot())
                 headers = {"X-User-Agent": "bench", "X-Product-Name": "bench", "X-Loyalty-Club-Slug": "bench",
                            "X-Client-Authorization": token, "Content-Type": "application/json"}  # fmt: skip
                 started = time.monotonic()
+                cpu_before = cpu.snapshot()
                 async with http.post(
                     f"http://127.0.0.1:{api_port}/v1/messages/generic",
                     data=orjson.dumps(message(EVERYONE)),
@@ -102,6 +107,7 @@ async def run(database_url: str, kafka: str, members: int, server_url: str, log_
 
             await eventually(transmitted, 1800, "the sending transmitted", interval=0.2)
             seconds = time.monotonic() - started
+            cpu_spent = cpu.spent(cpu_before, cpu.snapshot())
             peaks = {name: peak_rss_mb(services.processes[name].pid) for name in ("preparer", "transmitter")}
             counts = await conn.fetchrow(
                 "SELECT count(*) FILTER (WHERE transmission_status = 'transmitted') AS sent, count(*) AS dispatches "
@@ -121,6 +127,8 @@ async def run(database_url: str, kafka: str, members: int, server_url: str, log_
         f"target 0.5x and <= 200 s); peak memory preparer {peaks['preparer']:.0f} MB, "
         f"transmitter {peaks['transmitter']:.0f} MB"
     )
+    print(cpu.report(cpu_spent, counts["sent"], seconds))
+    print("raw aiohttp, " + cpu.report(raw_cpu, RAW_REQUESTS, RAW_REQUESTS / raw).replace("dispatch", "request"))
 
 
 async def main() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 from faststream.kafka import KafkaBroker
+from tests.bench import cpu
 from tests.infra import create_template_database, create_test_database, eventually
 from tests.seed import create_lc_row
 
@@ -105,6 +106,7 @@ async def run(database_url: str, kafka: str, count: int, server_url: str) -> Non
         raw = await raw_rate(f"{server_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json", min(count, 10_000))
         await broker.start()
         started = time.monotonic()
+        cpu_before = cpu.snapshot()
         batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
         events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=b) for b in batches]
         await publish_events(broker, events, lambda e: str(e.sending_id))
@@ -114,6 +116,7 @@ async def run(database_url: str, kafka: str, count: int, server_url: str) -> Non
 
         await eventually(transmitted, 600, "the sending transmitted", interval=0.05)
         seconds = time.monotonic() - started
+        cpu_spent = cpu.spent(cpu_before, cpu.snapshot())
         sent = await conn.fetchval(
             "SELECT count(*) FROM dispatches WHERE sending_id = $1 AND transmission_status = 'transmitted'", sending_id
         )
@@ -127,6 +130,7 @@ async def run(database_url: str, kafka: str, count: int, server_url: str) -> Non
         f"dispatches/s; raw aiohttp to the same server, {CONCURRENCY} in flight: {raw:,.0f} requests/s "
         f"(transmitter at {rate / raw:.0%} of raw; target 50%)"
     )
+    print(cpu.report(cpu_spent, sent, seconds))
 
 
 @contextlib.asynccontextmanager
