@@ -7,7 +7,8 @@ on the callback URL (`?d=<id>`), which Twilio's signature covers, so a callback 
 `sid` was never recorded (the call timed out after Twilio took the message).
 """
 
-import urllib.parse
+import functools
+from urllib.parse import quote_plus
 
 import aiohttp
 import orjson
@@ -27,6 +28,11 @@ def _json(raw: bytes) -> object:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _sender_field(sender: str) -> str:
+    return f"From={quote_plus(sender)}"
+
+
 class TwilioSms:
     """One pooled aiohttp session for every request of the process."""
 
@@ -43,8 +49,8 @@ class TwilioSms:
         timeout_seconds: float = 10,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._callback_url = callback_url
-        self._messaging_service_sid = messaging_service_sid
+        self._callback_field = "StatusCallback=" + quote_plus(f"{callback_url}?d=")  # our dispatch id follows
+        self._sender_field = f"MessagingServiceSid={quote_plus(messaging_service_sid)}" if messaging_service_sid else ""
         self._session = aiohttp.ClientSession(
             headers={"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token), **FORM},
             connector=aiohttp.TCPConnector(limit=connections),
@@ -52,19 +58,20 @@ class TwilioSms:
             timeout=aiohttp.ClientTimeout(total=timeout_seconds),
         )
 
-    def form(self, message: Outgoing) -> dict[str, str]:
-        fields = {"To": f"+{message.recipient.lstrip('+')}", "Body": str(message.content.get("body") or "")}
-        if self._messaging_service_sid:
-            fields["MessagingServiceSid"] = self._messaging_service_sid
-        else:
-            fields["From"] = message.sender or ""
-        fields["StatusCallback"] = f"{self._callback_url}?d={message.dispatch_id}"
-        return fields
+    def body(self, message: Outgoing) -> bytes:
+        """The form of one message, urlencoded: `To`, `Body`, `From` (or `MessagingServiceSid`), `StatusCallback`.
+
+        Written out rather than through `urlencode` of a dict, which cost 15 µs a message, 5 % of the transmitter's
+        time: only `Body` and the sender need quoting per message (the sender once per distinct value)."""
+        number = message.recipient.lstrip("+")
+        to = number if number.isascii() and number.isdigit() else quote_plus(number)
+        sender = self._sender_field or _sender_field(message.sender or "")
+        text = quote_plus(str(message.content.get("body") or ""))
+        return f"To=%2B{to}&Body={text}&{sender}&{self._callback_field}{message.dispatch_id}".encode()
 
     async def send(self, message: Outgoing) -> SendResult:
         try:
-            body = urllib.parse.urlencode(self.form(message)).encode()  # cheaper than aiohttp's FormData
-            async with self._session.post(self._url, data=body) as response:
+            async with self._session.post(self._url, data=self.body(message)) as response:
                 if response.status == 429 or response.status >= 500:
                     raise TransientProviderError(f"{response.status}", retry_after(response.headers.get("Retry-After")))
                 payload = _json(await response.read())
