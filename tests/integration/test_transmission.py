@@ -2,7 +2,7 @@
 own request is in flight, its outcome is in the database a moment after the provider answered, and a crash
 leaves only the calls in flight without an outcome.
 
-The providers here are written by hand at the edge: they hold each call until the test lets it go.
+The providers here are written by hand at the edge (`tests/integration/transmitting.py`).
 """
 
 from __future__ import annotations
@@ -10,101 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 from tests.infra import eventually
-from tests.seed import create_lc_row
+from tests.integration.transmitting import HeldProvider, RefusingOnce, at_least, sms_sending, transmitter
 
 from scheduler.repository import fail_expired_claims
-from shared.domain import DispatchId, SendingId
+from shared.domain import SendingId
 from shared.events.topics import ensure_topics
 from shared.kafka import Interrupted
 from transmitter import repository
-from transmitter.claims import Claims
-from transmitter.outcomes import Outcomes
 from transmitter.pacing import Pacer
-from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, TransientProviderError
-from transmitter.service import Sender, transmit_batch
-
-
-@dataclass
-class HeldProvider:
-    """Takes every message, but answers a call only once the test releases it (one by one, or all)."""
-
-    name: str = "held"
-    calls: list[DispatchId] = field(default_factory=list)
-    gates: dict[DispatchId, asyncio.Event] = field(default_factory=dict)
-    open: bool = False
-
-    async def send(self, message: Outgoing) -> SendResult:
-        self.calls.append(message.dispatch_id)
-        gate = self.gates.setdefault(message.dispatch_id, asyncio.Event())
-        if self.open:
-            gate.set()
-        await gate.wait()
-        return SendResult(message.dispatch_id, provider_message_id=f"M{message.dispatch_id}", provider=self.name)
-
-    def release(self, *ids: DispatchId) -> None:
-        for dispatch_id in ids:
-            self.gates.setdefault(dispatch_id, asyncio.Event()).set()
-
-    def release_all(self) -> None:
-        self.open = True
-        self.release(*self.gates)
-
-    async def close(self) -> None:
-        return None
-
-
-async def sms_sending(db: asyncpg.Pool, count: int, status: str = "transmitting") -> tuple[SendingId, list[DispatchId]]:
-    """A sending (under transmission, or in `status`) with `count` sms dispatches."""
-    async with db.acquire() as conn:
-        lc_id = await create_lc_row(conn, "lc")
-        message_id = await conn.fetchval(
-            "INSERT INTO messages (loyalty_club_id, service, name) VALUES ($1, 'generic', 'T') RETURNING id", lc_id
-        )
-        sending_id = await conn.fetchval(
-            "INSERT INTO sendings (loyalty_club_id, message_id, status, scheduled_at) VALUES ($1, $2, $3, now()) "
-            "RETURNING id",
-            lc_id,
-            message_id,
-            status,
-        )
-        rows = await conn.fetch(
-            "INSERT INTO dispatches (sending_id, loyalty_club_id, recipient_key, type, content, msisdn) "
-            "SELECT $1, $2, 'k' || i, 'sms', '{\"body\": \"Hei\"}', '4790' || lpad(i::text, 6, '0') "
-            "FROM generate_series(1, $3) AS i RETURNING id",
-            sending_id,
-            lc_id,
-            count,
-        )
-    return SendingId(sending_id), sorted(DispatchId(r["id"]) for r in rows)
-
-
-@contextlib.asynccontextmanager
-async def transmitter(db: asyncpg.Pool, provider: object, concurrency: int, **retry: float) -> AsyncIterator[Sender]:
-    """One transmitter process's sender with its claims and outcomes loops running; stopping it is a crash."""
-    sender = Sender(
-        ChannelProviders({"sms": provider}),  # type: ignore[dict-item]
-        {"sms": Pacer(rate=100_000, concurrency=concurrency)},
-        Claims(db, lease_seconds=60),
-        Outcomes(db, flush_seconds=0.1),
-        retry.get("deadline", 30),
-        retry.get("base", 0.01),
-        retry.get("max", 0.1),
-    )
-    loops = [asyncio.create_task(sender.claims.run()), asyncio.create_task(sender.outcomes.run())]
-    try:
-        yield sender
-    finally:
-        for loop in loops:
-            loop.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
+from transmitter.providers.base import SendResult
+from transmitter.service import transmit_batch
 
 
 @pytest.fixture
@@ -134,7 +56,7 @@ async def test_only_calls_in_flight_are_claimed_and_a_crash_costs_only_those(
     first = HeldProvider()
     async with transmitter(db, first, concurrency=5) as sender:
         batch = asyncio.create_task(transmit_batch(db, broker, sender, sending_id, ids))
-        await eventually(lambda: _at_least(first.calls, 5), 10, "5 calls in flight")
+        await eventually(lambda: at_least(first.calls, 5), 10, "5 calls in flight")
         assert await claimed_ids(db, sending_id) == set(first.calls), "claimed: exactly the calls in flight"
         batch.cancel()  # the process dies with 5 calls in flight
         with contextlib.suppress(asyncio.CancelledError):
@@ -169,7 +91,7 @@ async def test_a_stopping_transmitter_finishes_its_calls_in_flight_and_leaves_th
     async with transmitter(db, first, concurrency=5) as sender:
         sender.pacers["sms"] = Pacer(rate=20, concurrency=5)  # 2 s for this batch: the stop comes in the middle
         batch = asyncio.create_task(transmit_batch(db, broker, sender, sending_id, ids))
-        await eventually(lambda: _at_least(first.calls, 5), 10, "5 calls in flight")
+        await eventually(lambda: at_least(first.calls, 5), 10, "5 calls in flight")
         sender.stop()
         stopped_at = time.monotonic()
         first.release_all()
@@ -198,7 +120,7 @@ async def test_each_outcome_is_recorded_a_moment_after_its_answer_while_the_batc
     provider = HeldProvider()
     async with transmitter(db, provider, concurrency=10) as sender:
         batch = asyncio.create_task(transmit_batch(db, broker, sender, sending_id, ids))
-        await eventually(lambda: _at_least(provider.calls, 10), 10, "every call in flight")
+        await eventually(lambda: at_least(provider.calls, 10), 10, "every call in flight")
         answered = ids[:4]
         provider.release(*answered)
         released_at = time.monotonic()
@@ -241,24 +163,6 @@ async def test_dispatches_announced_while_their_sending_is_still_being_prepared_
     assert [r["transmission_status"] for r in statuses] == ["transmitted"]
 
 
-@dataclass
-class RefusingOnce:
-    """Refuses each message's first call with 503 and `Retry-After`, accepts the next; records claims seen."""
-
-    retry_after: float
-    name: str = "refusing"
-    calls: list[tuple[DispatchId, float]] = field(default_factory=list)
-
-    async def send(self, message: Outgoing) -> SendResult:
-        self.calls.append((message.dispatch_id, asyncio.get_running_loop().time()))
-        if sum(1 for d, _ in self.calls if d == message.dispatch_id) == 1:
-            raise TransientProviderError("503", retry_after=self.retry_after)
-        return SendResult(message.dispatch_id, provider_message_id=f"M{message.dispatch_id}", provider=self.name)
-
-    async def close(self) -> None:
-        return None
-
-
 async def test_a_refused_request_gives_its_claim_back_and_nothing_goes_out_before_retry_after(
     db: asyncpg.Pool, broker: KafkaBroker
 ) -> None:
@@ -266,7 +170,7 @@ async def test_a_refused_request_gives_its_claim_back_and_nothing_goes_out_befor
     provider = RefusingOnce(retry_after=0.5)
     async with transmitter(db, provider, concurrency=1) as sender:
         batch = asyncio.create_task(transmit_batch(db, broker, sender, sending_id, ids))
-        await eventually(lambda: _at_least(provider.calls, 1), 10, "the first call refused")
+        await eventually(lambda: at_least(provider.calls, 1), 10, "the first call refused")
 
         async def given_back() -> bool:
             return not await claimed_ids(db, sending_id)
@@ -277,10 +181,6 @@ async def test_a_refused_request_gives_its_claim_back_and_nothing_goes_out_befor
     assert all(at - first_at >= 0.5 - 1e-3 for _, at in provider.calls[1:]), "a request went out during the pause"
     rows = await db.fetch("SELECT transmission_status FROM dispatches WHERE sending_id = $1", sending_id)
     assert [r["transmission_status"] for r in rows] == ["transmitted", "transmitted"]
-
-
-async def _at_least(items: Sequence[object], count: int) -> bool:
-    return len(items) >= count
 
 
 class PlanRecorder:

@@ -32,6 +32,7 @@ from shared.outages import is_outage
 log = structlog.get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 
 ANNOUNCE_TIMEOUT_SECONDS = 10.0
 OUTAGE_RETRY_SECONDS = 1.0  # between two tries of a message whose handler met an outage
@@ -119,8 +120,8 @@ class _InHand:
         self._idle: asyncio.Event | None = None
 
     @contextlib.asynccontextmanager
-    async def holding(self) -> AsyncIterator[None]:
-        if self.stopping:
+    async def holding(self, refuse: bool = True) -> AsyncIterator[None]:
+        if self.stopping and refuse:
             await asyncio.sleep(GIVE_BACK_SECONDS)  # no busy loop of fetches while the consumers stop
             raise NackMessage()
         self.count += 1
@@ -151,6 +152,13 @@ async def finish_messages_in_hand(broker: KafkaBroker, grace: float = GRACEFUL_S
     consumers still hold the partitions: so the offsets are committed before the consumers leave the group.
     (FastStream's concurrent subscriber stops its consumers before it waits for its handlers.)"""
     await _messages_in_hand(broker).finish(grace)
+
+
+async def hold_in_hand(broker: KafkaBroker, work: Awaitable[T]) -> T:
+    """Await `work` as a message in hand, so a stopping process waits for it: for a handler's work that goes on
+    after its message was acknowledged (the transmitter's last calls of a batch)."""
+    async with _messages_in_hand(broker).holding(refuse=False):
+        return await work
 
 
 class Interrupted(Exception):

@@ -7,7 +7,7 @@ import functools
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -16,13 +16,14 @@ from faststream.kafka import KafkaBroker
 
 from shared.db import Conn
 from shared.domain import IDENTIFIER_BY_CHANNEL, DispatchId, SendingId, TransmissionStatus
-from shared.events import DispatchTransmitted, TransmissionOutcome
+from shared.events import DispatchTransmitted
 from shared.formats import utcnow
 from shared.kafka import Interrupted, publish_events
 from shared.metrics import DISPATCHES_FAILED, DISPATCHES_TRANSMITTED, PROVIDER_LATENCY, PROVIDER_RETRIES
 from shared.unsubscribe import Unsubscription, unsubscribe_link
 from transmitter import repository
 from transmitter.claims import Claims
+from transmitter.departures import Departures
 from transmitter.outcomes import Outcomes
 from transmitter.pacing import Pacer
 from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, TransientProviderError
@@ -75,14 +76,16 @@ class Sender:
         for pacer in self.pacers.values():
             pacer.stop()
 
-    async def send(self, message: Outgoing, priority: int | None) -> SendResult | None:
+    async def send(self, message: Outgoing, priority: int | None, departures: Departures) -> SendResult | None:
         """Send one message and hand its outcome to `outcomes`; None when it was not ours to send."""
-        result = await self._send(message, priority)
+        result = await self._send(message, priority, departures)
         if result is not None:
             self.outcomes.add(result)
+        if result is not None or not self.stopping:  # left unsent by a stop, it keeps its event unacknowledged
+            departures.gone(message.dispatch_id)
         return result
 
-    async def _send(self, message: Outgoing, priority: int | None) -> SendResult | None:
+    async def _send(self, message: Outgoing, priority: int | None, departures: Departures) -> SendResult | None:
         name = self.providers.by_channel[message.channel].name
         pacer = self.pacers[message.channel]
         deadline = time.monotonic() + self.retry_deadline
@@ -93,8 +96,10 @@ class Sender:
             try:
                 if not await self.claims.claim(message.dispatch_id):
                     return None
+                departures.gone(message.dispatch_id)  # its call is out: from here a crash costs only this call
                 return await self._call(name, message)
             except TransientProviderError as exc:
+                departures.waiting(message.dispatch_id)
                 refused = exc
                 if exc.retry_after is not None:  # before the permit goes back, so no grant slips in first
                     pacer.pause(exc.retry_after)
@@ -127,12 +132,26 @@ class Sender:
             result = SendResult(message.dispatch_id, error="ambiguous_outcome", provider=name, channel=message.channel)
         finally:
             _latency(name).observe(time.monotonic() - started)
-        return replace(result, provider=result.provider or name, channel=message.channel, answered_at=utcnow())
+        return SendResult(  # built whole rather than with dataclasses.replace, which costs twice as much
+            result.dispatch_id, result.provider_message_id, result.error, result.provider or name, message.channel,
+            utcnow(), result.held_claim,
+        )  # fmt: skip
 
 
+# The metrics' children, looked up once per label set: `labels()` takes a lock and builds a key on every call.
 @functools.cache
 def _latency(provider: str) -> Any:
     return PROVIDER_LATENCY.labels(provider)
+
+
+@functools.cache
+def _transmitted(channel: str, provider: str) -> Any:
+    return DISPATCHES_TRANSMITTED.labels(channel, provider)
+
+
+@functools.cache
+def _failed(channel: str, provider: str, reason: str) -> Any:
+    return DISPATCHES_FAILED.labels(channel, provider, reason)
 
 
 def _outgoing(row: dict[str, Any], state: dict[str, Any], sender: Sender) -> Outgoing:
@@ -150,10 +169,17 @@ def _outgoing(row: dict[str, Any], state: dict[str, Any], sender: Sender) -> Out
 
 
 async def transmit_batch(
-    pool: asyncpg.Pool, broker: KafkaBroker, sender: Sender, sending_id: SendingId, dispatch_ids: Sequence[DispatchId]
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    sender: Sender,
+    sending_id: SendingId,
+    dispatch_ids: Sequence[DispatchId],
+    departures: Departures | None = None,
 ) -> None:
     """Send the batch's dispatches that are still unsent; duplicates and late events change nothing. Raises
-    `Interrupted` when the sender stopped before all were sent: the rest is for the next transmitter."""
+    `Interrupted` when the sender stopped before all were sent: the rest is for the next transmitter. `departures`
+    learns when each dispatch has gone (see `transmitter.departures`)."""
+    departures = departures or Departures()
     async with pool.acquire() as conn:
         state = await repository.get_sending_state(conn, sending_id)
         if state is None:
@@ -167,7 +193,8 @@ async def transmit_batch(
             await repository.start_transmitting(conn, sending_id)
         unsent = await repository.get_unsent_dispatches(conn, sending_id, dispatch_ids)
     messages = [_outgoing(row, state, sender) for row in unsent]
-    sent = await asyncio.gather(*(sender.send(m, state["priority"]) for m in messages))
+    departures.expect(m.dispatch_id for m in messages)
+    sent = await asyncio.gather(*(sender.send(m, state["priority"], departures) for m in messages))
     results = [r for r in sent if r is not None]
     await sender.outcomes.flush()
     async with pool.acquire() as conn:
@@ -177,18 +204,17 @@ async def transmit_batch(
                 await _stopped(conn, state, sending_id, dispatch_ids)
         completed = await repository.complete_if_done(conn, sending_id)
     if results:
-        outcomes = [  # built from our own records: no validation needed
-            TransmissionOutcome.model_construct(
-                dispatch_id=r.dispatch_id,
-                provider_message_id=r.provider_message_id,
-                error=r.error,
-                outcome=TransmissionStatus.FAILED if r.error else TransmissionStatus.TRANSMITTED,
-            )
+        outcomes = [  # validated from dicts in one call: a quarter of the cost of model_construct per outcome
+            {
+                "dispatch_id": r.dispatch_id,
+                "provider_message_id": r.provider_message_id,
+                "error": r.error,
+                "outcome": TransmissionStatus.FAILED if r.error else TransmissionStatus.TRANSMITTED,
+            }
             for r in results
         ]
-        await publish_events(
-            broker, [DispatchTransmitted(sending_id=sending_id, outcomes=outcomes)], lambda _: str(sending_id)
-        )
+        event = DispatchTransmitted.model_validate({"sending_id": sending_id, "outcomes": outcomes})
+        await publish_events(broker, [event], lambda _: str(sending_id))
     if sender.stopping and len(results) < len(messages):
         log.info("batch_interrupted", sending_id=sending_id, dispatches=len(results), left=len(messages) - len(results))
         raise Interrupted
@@ -209,6 +235,6 @@ def count_outcomes(results: Sequence[SendResult]) -> None:
     """The transmission metrics, once the outcomes are committed."""
     for result in results:
         if result.error is None:
-            DISPATCHES_TRANSMITTED.labels(result.channel, result.provider).inc()
+            _transmitted(result.channel, result.provider).inc()
         else:
-            DISPATCHES_FAILED.labels(result.channel, result.provider, result.error.split(":", 1)[0]).inc()
+            _failed(result.channel, result.provider, result.error.split(":", 1)[0]).inc()
