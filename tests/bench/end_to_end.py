@@ -28,7 +28,7 @@ from tests.seed import SMS_BODY, seed_members
 
 from api.permits import ALL_PERMITS
 from api.tenants import create_client, create_lc
-from devstack.infra import free_port
+from devstack.processes import free_port
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection
 
@@ -50,6 +50,7 @@ def message(conditions: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
+# Long: the benchmark's one run, start to figures, read top to bottom; split, its timings would hide
 async def run(database_url: str, kafka: str, members: int, server_url: str, log_path: Path) -> None:
     conn = await asyncpg.connect(database_url)
     await init_connection(conn)

@@ -22,7 +22,8 @@ from tests.bench import cpu
 from tests.infra import create_template_database, create_test_database, eventually
 from tests.seed import create_lc_row
 
-from devstack.infra import EmbeddedPostgres, TansuBroker, free_port, wait_for_port
+from devstack.infra import EmbeddedPostgres, TansuBroker
+from devstack.processes import free_port, wait_for_port
 from devstack.services import ServiceProcesses
 from shared.db import init_connection, migrate
 from shared.events import DispatchesPrepared

@@ -24,7 +24,7 @@ from tests.e2e.providers import (  # noqa: F401 - fixtures
 from tests.infra import broker_for_tests, create_test_database, drop_database, eventually
 from tests.infra_choice import Infra
 
-from devstack.infra import free_port
+from devstack.processes import free_port
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection
 
@@ -87,6 +87,7 @@ def e2e_broker(tmp_path_factory: pytest.TempPathFactory, infra: Infra) -> Iterat
     yield from broker_for_tests(tmp_path_factory, "e2e-kafka", infra)
 
 
+# Long: the whole stack's start and its cleanup in one place, so a failed start still stops everything
 @pytest.fixture(scope="session")
 async def stack(
     template_database: str, e2e_broker: str, tmp_path_factory: pytest.TempPathFactory

@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from tests.infra import broker_for_tests, eventually
 from tests.infra_choice import Infra
 
-from devstack.infra import free_port
+from devstack.processes import free_port
 from devstack.services import ServiceProcesses
 from shared.events import DispatchesPrepared
 from shared.events.topics import ensure_topics

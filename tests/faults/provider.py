@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from devstack.infra import free_port
+from devstack.processes import free_port
 
 ACCOUNT_SID = "AC" + "c3" * 16
 AUTH_TOKEN = "faults-auth-token"

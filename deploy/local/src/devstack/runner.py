@@ -28,7 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from devstack.infra import AlreadyRunning, EmbeddedPostgres, TansuBroker, port_taken
+from devstack.infra import AlreadyRunning, EmbeddedPostgres, TansuBroker
+from devstack.processes import port_taken
 from devstack.services import ServiceProcesses, service_env
 from shared.db import migrate
 from shared.local_stack import STATE_FILE_NAME, StackState, local_dir, remove_state, write_state
@@ -162,6 +163,7 @@ def say_ready(api_port: int, receipts_port: int, worker_ports: dict[str, int]) -
     )
 
 
+# Long: the stack's start in order, then its stop in reverse; one function keeps the two in step
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
