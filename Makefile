@@ -13,7 +13,7 @@ help:
 	@echo "make up      start the whole stack (PostgreSQL, broker, five services) in the foreground"
 	@echo "make demo    with make up running: a demo LC, client and members, and a sending through the API"
 	@echo "make test    run every test (unit, integration, end-to-end, faults); test-faults: the fault tier alone"
-	@echo "make lint    ruff and mypy --strict"
+	@echo "make lint    ruff, mypy --strict and the import contracts (import-linter, pyproject.toml)"
 	@echo "make bench   benchmarks: import, preparation, transmission and one 1 000 000-member sending end to end"
 	@echo "make asyncapi write docs/asyncapi.yaml from the event catalogue (a test checks it is current)"
 	@echo "make install only create the environment (.venv)"
@@ -52,6 +52,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format .

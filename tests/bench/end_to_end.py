@@ -26,8 +26,8 @@ from tests.bench.transmit_twilio import ACCOUNT_SID, CONCURRENCY, infrastructure
 from tests.infra import eventually
 from tests.seed import SMS_BODY, seed_members
 
+from api.admin.tenants import create_client, create_lc
 from api.permits import ALL_PERMITS
-from api.tenants import create_client, create_lc
 from devstack.processes import free_port
 from devstack.services import ServiceProcesses, service_env
 from shared.db import init_connection

@@ -19,9 +19,9 @@ import asyncpg
 import orjson
 from tests.infra import create_template_database, create_test_database
 
-from api.importer import _jsonl_rows, import_members
-from api.member_rows import to_record
-from api.tenants import create_lc
+from api.admin.importer import _jsonl_rows, import_members
+from api.admin.member_rows import to_record
+from api.admin.tenants import create_lc
 from devstack.infra import EmbeddedPostgres
 from shared.db import migrate
 from shared.formats import utcnow

@@ -72,7 +72,7 @@ async def run(database_url: str, kafka: str, count: int, replicas: int) -> None:
         await eventually(ready, 90, "the preparers ready")
         await broker.start()
         started = time.monotonic()
-        await publish_events(broker, [SendingScheduled(sending_id=sending_id)], lambda e: str(e.sending_id))
+        await publish_events(broker, [SendingScheduled(sending_id=sending_id)])
 
         async def prepared() -> str | None:
             status: str = await conn.fetchval("SELECT status FROM sendings WHERE id = $1", sending_id)

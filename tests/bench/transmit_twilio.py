@@ -110,7 +110,7 @@ async def run(database_url: str, kafka: str, count: int, server_url: str) -> Non
         cpu_before = cpu.snapshot()
         batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
         events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=b) for b in batches]
-        await publish_events(broker, events, lambda e: str(e.sending_id))
+        await publish_events(broker, events)
 
         async def transmitted() -> bool:
             return bool(await conn.fetchval("SELECT status = 'transmitted' FROM sendings WHERE id = $1", sending_id))

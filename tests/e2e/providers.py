@@ -197,7 +197,7 @@ async def announce(broker_url: str, sending_id: int, ids: list[int], partition: 
         batches = [ids[i : i + 1000] for i in range(0, len(ids), 1000)]
         events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=batch) for batch in batches]
         if partition is None:
-            await publish_events(broker, events, lambda e: str(e.sending_id))
+            await publish_events(broker, events)
         for event in events if partition is not None else []:
             await broker.publish(event.to_bytes(), topic=event.topic, partition=partition)
     finally:

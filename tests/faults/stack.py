@@ -26,8 +26,8 @@ from tests.faults.verdict import WATCH_DISPATCHES, Verdict
 from tests.infra import eventually
 from tests.seed import seed_members
 
+from api.admin.tenants import create_client, create_lc
 from api.permits import ALL_PERMITS
-from api.tenants import create_client, create_lc
 from devstack.infra import EmbeddedPostgres, TansuBroker
 from devstack.processes import free_port, pause, resume
 from devstack.services import ServiceProcesses, service_env

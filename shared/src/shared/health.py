@@ -9,6 +9,7 @@ import asyncio
 
 from aiohttp import web
 
+from shared.db import ping
 from shared.metrics import exposition, update_consumer_lag
 from shared.runtime import Runtime
 
@@ -28,7 +29,7 @@ async def readiness(runtime: Runtime) -> tuple[int, dict[str, str]]:
     if runtime.failure is not None:
         return 503, {"error": f"failed: {runtime.failure}"}
     try:
-        await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
+        await asyncio.wait_for(ping(runtime.pool), READY_TIMEOUT_SECONDS)
     except Exception as exc:  # any failure to answer is "not ready", never a crash of the probe
         return 503, {"error": f"database unavailable: {type(exc).__name__}"}
     if not runtime.consumers_assigned():

@@ -12,8 +12,7 @@ dead-lettered for it.
 import asyncio
 import contextlib
 import logging
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from shared.config import ServiceSettings
 from shared.events.base import Event
 from shared.events.topics import dead_letter_topic
+from shared.in_hand import GRACEFUL_SECONDS, messages_in_hand
 from shared.metrics import DEAD_LETTERED
 from shared.outages import is_outage
 
@@ -36,13 +36,11 @@ T = TypeVar("T")
 
 ANNOUNCE_TIMEOUT_SECONDS = 10.0
 OUTAGE_RETRY_SECONDS = 1.0  # between two tries of a message whose handler met an outage
-GRACEFUL_SECONDS = 30.0  # how long a stopping process waits for the messages in hand
 # A consumer that stopped heartbeating this long (its process was killed) leaves the group, and its partitions go
 # to the others: 6 s (Kafka's default until 3.0) rather than aiokafka's 10 s, as the rejoin after a SIGKILL takes
 # about twice this on Tansu (measured: 19 s at 10 s, 12 s at 6 s), which is most of a restarted transmitter's
 # recovery. Heartbeats are sent by a background task every third of it.
 SESSION_TIMEOUT_MS = 6_000
-GIVE_BACK_SECONDS = 0.1  # a message that arrives while the process stops waits this long before it goes back
 
 
 class Unprocessable(Exception):
@@ -64,10 +62,10 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
     )
 
 
-async def publish_events(broker: KafkaBroker, events: Iterable[Event], key: Callable[[Any], str]) -> None:
-    """Publish events concurrently and wait until the broker confirmed every one of them."""
+async def publish_events(broker: KafkaBroker, events: Iterable[Event]) -> None:
+    """Publish events concurrently, each under its own key, and wait until the broker confirmed every one."""
     pending = [
-        await broker.publish(event.to_bytes(), topic=event.topic, key=key(event).encode(), no_confirm=True)
+        await broker.publish(event.to_bytes(), topic=event.topic, key=event.key().encode(), no_confirm=True)
         for event in events
     ]
     if pending:
@@ -77,13 +75,13 @@ async def publish_events(broker: KafkaBroker, events: Iterable[Event], key: Call
 _announcing: set[asyncio.Task[None]] = set()
 
 
-def announce_in_background(broker: KafkaBroker, events: Sequence[Event], key: Callable[[Any], str]) -> None:
+def announce_in_background(broker: KafkaBroker, events: Sequence[Event]) -> None:
     """Publish events without making the caller wait for the broker: only for work already safe in Postgres,
     whose own retry loop covers an announcement that gets lost (the broker is away or slow)."""
 
     async def publish() -> None:
         try:
-            await asyncio.wait_for(publish_events(broker, events, key), ANNOUNCE_TIMEOUT_SECONDS)
+            await asyncio.wait_for(publish_events(broker, events), ANNOUNCE_TIMEOUT_SECONDS)
         except Exception as exc:
             log.warning("announcement_lost", events=len(events), error=repr(exc)[:300])
 
@@ -108,57 +106,6 @@ async def dead_letter_record(
     await broker.publish(body, topic=dead_letter_topic(topic), key=key, headers=headers)
     DEAD_LETTERED.labels(topic).inc()
     log.error("message_dead_lettered", topic=topic, error=str(error)[:500], error_type=type(error).__name__)
-
-
-class _InHand:
-    """The messages a broker's handlers hold. Once the process stops, a message that arrives is given back
-    untouched (not acknowledged: its partition's next consumer gets it), and the stop waits for those in hand."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.stopping = False
-        self._idle: asyncio.Event | None = None
-
-    @contextlib.asynccontextmanager
-    async def holding(self, refuse: bool = True) -> AsyncIterator[None]:
-        if self.stopping and refuse:
-            await asyncio.sleep(GIVE_BACK_SECONDS)  # no busy loop of fetches while the consumers stop
-            raise NackMessage()
-        self.count += 1
-        try:
-            yield
-        finally:
-            self.count -= 1
-            if self.count == 0 and self._idle is not None:
-                self._idle.set()
-
-    async def finish(self, grace: float) -> None:
-        self.stopping = True
-        if self.count:
-            self._idle = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), grace)
-
-
-_in_hand: weakref.WeakKeyDictionary[KafkaBroker, _InHand] = weakref.WeakKeyDictionary()
-
-
-def _messages_in_hand(broker: KafkaBroker) -> _InHand:
-    return _in_hand.setdefault(broker, _InHand())
-
-
-async def finish_messages_in_hand(broker: KafkaBroker, grace: float = GRACEFUL_SECONDS) -> None:
-    """Take no new message and wait (up to `grace` seconds) until the handlers finished those in hand, while their
-    consumers still hold the partitions: so the offsets are committed before the consumers leave the group.
-    (FastStream's concurrent subscriber stops its consumers before it waits for its handlers.)"""
-    await _messages_in_hand(broker).finish(grace)
-
-
-async def hold_in_hand(broker: KafkaBroker, work: Awaitable[T]) -> T:
-    """Await `work` as a message in hand, so a stopping process waits for it: for a handler's work that goes on
-    after its message was acknowledged (the transmitter's last calls of a batch)."""
-    async with _messages_in_hand(broker).holding(refuse=False):
-        return await work
 
 
 class Interrupted(Exception):
@@ -323,7 +270,7 @@ def _subscribe(
 ) -> None:
     """Register `handle` for `topic` in `group_id` with what every consumer here shares: offsets committed only
     after the handler returned, the session timeout, and messages given back while the process stops."""
-    in_hand = _messages_in_hand(broker)
+    in_hand = messages_in_hand(broker)
 
     async def on_message(message: KafkaMessage) -> None:
         async with in_hand.holding():

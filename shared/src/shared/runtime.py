@@ -27,7 +27,8 @@ from shared import heartbeats
 from shared.config import ServiceSettings
 from shared.db.pool import create_pool
 from shared.events.topics import ensure_topics, missing_topics
-from shared.kafka import finish_messages_in_hand, make_broker
+from shared.in_hand import finish_messages_in_hand
+from shared.kafka import make_broker
 from shared.metrics import subscriber_consumers
 from shared.outages import retry_through_outages
 

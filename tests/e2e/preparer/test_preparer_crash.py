@@ -79,7 +79,7 @@ async def test_a_preparer_killed_mid_sending_leaves_exactly_one_dispatch_per_rea
     broker = KafkaBroker(fault_broker)
     await broker.start()
     try:
-        await publish_events(broker, [SendingScheduled(sending_id=sending_id)], lambda e: str(e.sending_id))
+        await publish_events(broker, [SendingScheduled(sending_id=sending_id)])
     finally:
         await broker.stop()
 

@@ -18,8 +18,8 @@ from tests.e2e.sendings import RECIPIENTS, SMS_MESSAGE, prepared_sms_sending
 from tests.infra import eventually
 from tests.seed import create_lc_row
 
+from api.admin.tenants import create_client, create_lc
 from api.permits import ALL_PERMITS
-from api.tenants import create_client, create_lc
 from devstack.infra import EmbeddedPostgres, TansuBroker
 from devstack.processes import free_port
 from devstack.services import ServiceProcesses

@@ -49,7 +49,7 @@ async def test_sms_go_to_twilio_well_formed_and_signed_callbacks_set_their_deliv
             DispatchesPrepared(sending_id=sending_id, dispatch_ids=ids[i : i + 1000])
             for i in range(0, DISPATCHES, 1000)
         ]
-        await publish_events(broker, events, lambda e: str(e.sending_id))
+        await publish_events(broker, events)
     finally:
         await broker.stop()
 

@@ -16,7 +16,7 @@ import pytest
 from tests.infra import with_database
 from tests.paths import EXAMPLES
 
-from api.admin import main
+from api.admin.cli import main
 from api.permits import ALL_PERMITS, SENDINGS_GET
 from devstack.processes import free_port
 

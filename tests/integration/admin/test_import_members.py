@@ -17,10 +17,10 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
-from api.importer import import_members
-from api.member_rows import MemberRecord, Record, Unsure, fast_msisdn, fast_record, is_valid_number, to_record
+from api.admin.importer import import_members
+from api.admin.member_rows import MemberRecord, Record, Unsure, fast_msisdn, fast_record, is_valid_number, to_record
+from api.admin.tenants import create_lc
 from api.schemas import normalize_msisdn
-from api.tenants import create_lc
 
 
 async def test_jsonl_rows_are_imported_and_bad_ones_rejected_with_their_line_and_reason(

@@ -17,10 +17,10 @@ import pytest
 import uvicorn
 from tests.infra import create_test_database, drop_database, eventually
 
+from api.admin.tenants import create_client, create_lc
 from api.config import ApiSettings
 from api.main import create_app
 from api.permits import ALL_PERMITS
-from api.tenants import create_client, create_lc
 from devstack.processes import free_port
 from shared.db import init_connection
 

@@ -9,8 +9,8 @@ import pytest
 from tests.integration.api.conftest import Api
 from tests.paths import EXAMPLES
 
-from api.admin import main
-from api.importer import import_members
+from api.admin.cli import main
+from api.admin.importer import import_members
 
 IN_OSLO = [{"condition_group": "member_properties", "field": "city", "operator": "match", "value": "Oslo"}]
 MESSAGE = {"message": {"name": "Sample", "channels": [

@@ -182,7 +182,7 @@ async def test_a_member_event_for_an_unknown_lc_is_dead_lettered_at_once_and_wri
         broker = make_broker(ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap), "test-member-service")
         await broker.start()
         try:
-            await publish_events(broker, events, lambda event: str(event.member_id))
+            await publish_events(broker, events)
         finally:
             await broker.stop()
         for event in events:

@@ -21,7 +21,8 @@ from shared.config import ServiceSettings
 from shared.domain import DispatchId, SendingId
 from shared.events import DispatchesPrepared
 from shared.events.topics import ensure_topics
-from shared.kafka import consume, finish_messages_in_hand, make_broker, publish_events
+from shared.in_hand import finish_messages_in_hand
+from shared.kafka import consume, make_broker, publish_events
 from shared.runtime import Runtime
 from transmitter.handlers import on_dispatches_prepared
 from transmitter.service import Sender
@@ -54,7 +55,7 @@ async def new_sending(db: asyncpg.Pool, count: int) -> tuple[SendingId, list[Dis
 async def announce(broker: KafkaBroker, sending_id: SendingId, *batches: Sequence[DispatchId]) -> None:
     """The batches, in this order, in one partition (the sending's key)."""
     events = [DispatchesPrepared(sending_id=sending_id, dispatch_ids=list(b)) for b in batches]
-    await publish_events(broker, events, lambda _: str(sending_id))
+    await publish_events(broker, events)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from api.follow import Snapshot, View
+from api.admin.follow import Snapshot, View
 
 STATS = dict.fromkeys(
     ("planned", "prepared", "suppressed", "unreachable", "pending", "transmitted", "failed", "delivered",

@@ -8,13 +8,13 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.config import ApiSettings
-from api.errors import install_error_handlers
+from api.error_handlers import install_error_handlers
+from api.handlers import on_member_deleted, on_member_upserted
 from api.http import JsonResponse
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
 from api.openapi import install_openapi
 from api.routes import audiences, bulks, health, messages, sendings, short_links, templates
 from api.routes import settings as lc_settings
-from api.service.members import apply_member_deleted, apply_member_upserted
 from shared.events import MemberDeleted, MemberUpserted
 from shared.events.catalog import consumer_group
 from shared.kafka import consume
@@ -26,16 +26,14 @@ UPSERTS_GROUP = consumer_group("api", MemberUpserted)
 DELETIONS_GROUP = consumer_group("api", MemberDeleted)
 
 
-def register_consumers(settings: ApiSettings) -> Callable[[Runtime], None]:
+def register(settings: ApiSettings) -> Callable[[Runtime], None]:
     """The api keeps the members read model from the member service's events."""
 
     def register(runtime: Runtime) -> None:
         if not settings.consume_member_events:
             return
-        consume(runtime.broker, settings, MemberUpserted, UPSERTS_GROUP,
-                lambda event: apply_member_upserted(runtime.pool, event))  # fmt: skip
-        consume(runtime.broker, settings, MemberDeleted, DELETIONS_GROUP,
-                lambda event: apply_member_deleted(runtime.pool, event))  # fmt: skip
+        consume(runtime.broker, settings, MemberUpserted, UPSERTS_GROUP, on_member_upserted(runtime))
+        consume(runtime.broker, settings, MemberDeleted, DELETIONS_GROUP, on_member_deleted(runtime))
 
     return register
 
@@ -45,7 +43,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime("api", settings, register=register_consumers(settings)) as runtime:
+        async with open_runtime("api", settings, register(settings)) as runtime:
             app.state.runtime = runtime
             yield
 

@@ -1,7 +1,7 @@
 """What the served OpenAPI document says beyond FastAPI's: the headers and token every `/v1` call needs (spec
 §1.1), the services of `{service_name}`, the audience condition grammar (spec §3.2), and the documented examples.
 
-The routes read the tenant headers and the token themselves (`api.auth`), so that a missing one is answered 470
+The routes read the tenant headers and the token themselves (`api.routes.auth`), so that a missing one is answered 470
 or 401 as the spec says rather than FastAPI's 422: they are declared here, on the document only, and the
 server's behaviour does not depend on them.
 """

@@ -1,7 +1,7 @@
 """Composition root of delivery-receipts: the webhook app and the `delivery.status` consumer in one process."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,14 +21,20 @@ from shared.runtime import Runtime, open_runtime
 GROUP = consumer_group("delivery-receipts", DeliveryStatusReceived, batch=True)
 
 
-def create_app(settings: ReceiptsSettings) -> FastAPI:
-    def register(runtime: Runtime) -> None:
+def register(settings: ReceiptsSettings) -> Callable[[Runtime], None]:
+    """The `delivery.status` consumer and the inbox's own loop for receipts that had to wait."""
+
+    def setup(runtime: Runtime) -> None:
         consume_batch(runtime.broker, settings, DeliveryStatusReceived, GROUP, on_delivery_statuses(runtime, settings))
         runtime.spawn("receipts-inbox", lambda: retry_waiting_receipts(runtime.pool, settings))
 
+    return setup
+
+
+def create_app(settings: ReceiptsSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime("delivery-receipts", settings, register) as runtime:
+        async with open_runtime("delivery-receipts", settings, register(settings)) as runtime:
             app.state.runtime = runtime
             yield
 

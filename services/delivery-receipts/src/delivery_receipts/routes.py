@@ -19,7 +19,7 @@ from delivery_receipts.receipts import (
     normalize_sendgrid_events,
     normalize_twilio_callback,
 )
-from delivery_receipts.service import announce, count_foreign, count_malformed, store_receipts
+from delivery_receipts.service import accept_receipts, count_foreign, count_malformed
 from delivery_receipts.signatures import (
     SENDGRID_SIGNATURE_HEADER,
     SENDGRID_TIMESTAMP_HEADER,
@@ -43,8 +43,7 @@ async def _accept(request: Request, receipts: list[Receipt], malformed: Sequence
     """Store the receipts (committed before the answer), announce the new ones, count what was unreadable in
     their batch (once stored: a batch that failed to store comes again), answer 204."""
     runtime = request.app.state.runtime
-    stored = await store_receipts(runtime.pool, receipts)
-    announce(runtime.broker, stored)
+    await accept_receipts(runtime.pool, runtime.broker, receipts)
     count_malformed(malformed)
     return Response(status_code=204)
 

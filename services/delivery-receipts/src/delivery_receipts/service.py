@@ -18,11 +18,12 @@ from faststream.kafka import KafkaBroker
 from delivery_receipts import repository
 from delivery_receipts.config import ReceiptsSettings
 from delivery_receipts.receipts import Malformed, Receipt, decide
+from shared.db import Conn
 from shared.domain import DeliveryStatus
 from shared.events import DeliveryStatusReceived
-from shared.kafka import announce_in_background
 from shared.metrics import DISPATCHES_DELIVERED, RECEIPTS_APPLIED, RECEIPTS_MALFORMED, RECEIPTS_WAITING
 from shared.preparation.planning import CONSENT_BY_CHANNEL
+from shared.unit_of_work import UnitOfWork
 from shared.unsubscribe import Unsubscription
 
 log = structlog.get_logger(__name__)
@@ -36,13 +37,29 @@ async def store_receipts(pool: asyncpg.Pool, receipts: Sequence[Receipt]) -> lis
     if not receipts:
         return []
     async with pool.acquire() as conn, conn.transaction():
-        stored = await repository.insert_receipts(conn, receipts)
-        duplicates = Counter((r.provider, "duplicate") for r in receipts) - Counter(
-            (r.provider, "duplicate") for _, r in stored
-        )
-        await repository.record_outcomes(conn, duplicates)
+        stored, duplicates = await _store(conn, receipts)
     count_outcomes(duplicates)
     return stored
+
+
+async def accept_receipts(pool: asyncpg.Pool, broker: KafkaBroker, receipts: Sequence[Receipt]) -> None:
+    """A webhook's receipts: stored in the inbox, then the new ones announced without waiting for the broker
+    (they are safe in Postgres, and the inbox's own loop picks up any whose announcement is lost)."""
+    if not receipts:
+        return
+    async with UnitOfWork(pool, broker, background=True) as uow:
+        stored, duplicates = await _store(uow.conn, receipts)
+        uow.publish(*_announcements(stored))
+    count_outcomes(duplicates)
+
+
+async def _store(conn: Conn, receipts: Sequence[Receipt]) -> tuple[list[tuple[int, Receipt]], Counter[tuple[str, str]]]:
+    stored = await repository.insert_receipts(conn, receipts)
+    duplicates = Counter((r.provider, "duplicate") for r in receipts) - Counter(
+        (r.provider, "duplicate") for _, r in stored
+    )
+    await repository.record_outcomes(conn, duplicates)
+    return stored, duplicates
 
 
 async def count_foreign(pool: asyncpg.Pool, provider: str) -> None:
@@ -63,9 +80,9 @@ def count_malformed(malformed: Sequence[Malformed], provider: str = "sendgrid") 
         RECEIPTS_MALFORMED.labels(provider).inc(len(malformed))
 
 
-def announce(broker: KafkaBroker, stored: Sequence[tuple[int, Receipt]]) -> None:
-    """Ring the consumer's doorbell for stored receipts, without waiting for the broker (they are safe)."""
-    events = [
+def _announcements(stored: Sequence[tuple[int, Receipt]]) -> list[DeliveryStatusReceived]:
+    """The consumer's doorbell for stored receipts: each carries its inbox id."""
+    return [
         DeliveryStatusReceived(
             provider=r.provider,
             provider_message_id=r.provider_message_id,
@@ -77,8 +94,6 @@ def announce(broker: KafkaBroker, stored: Sequence[tuple[int, Receipt]]) -> None
         )
         for receipt_id, r in stored
     ]
-    if events:
-        announce_in_background(broker, events, lambda e: str(e.provider_message_id))
 
 
 async def on_announced(

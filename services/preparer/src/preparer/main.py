@@ -1,6 +1,7 @@
 """Composition root of the preparer."""
 
 import gc
+from collections.abc import Callable
 
 from preparer.config import PreparerSettings
 from preparer.handlers import on_preparation_range, on_sending_scheduled
@@ -23,19 +24,18 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def register(settings: PreparerSettings) -> Callable[[Runtime], None]:
+    """The preparer's consumers: due sendings, and the ranges of large ones."""
+
+    def setup(runtime: Runtime) -> None:
+        consume(runtime.broker, settings, SendingScheduled, SCHEDULED_GROUP, on_sending_scheduled(runtime, settings))
+        consume(runtime.broker, settings, PreparationRangeDue, RANGES_GROUP, on_preparation_range(runtime, settings))
+
+    return setup
+
+
 def run() -> None:
     tune_garbage_collector()
     settings = PreparerSettings()
     configure_logging("preparer", settings.log_level, settings.log_json)
-
-    def register(runtime: Runtime) -> None:
-        consume(runtime.broker, settings, SendingScheduled, SCHEDULED_GROUP, on_sending_scheduled(runtime, settings))
-        consume(
-            runtime.broker,
-            settings,
-            PreparationRangeDue,
-            RANGES_GROUP,
-            on_preparation_range(runtime, settings),
-        )
-
-    start(run_worker("preparer", settings, register))
+    start(run_worker("preparer", settings, register(settings)))

@@ -27,11 +27,11 @@ from preparer.config import PreparerSettings
 from shared.db import Conn
 from shared.domain import MARKETING_SERVICES, DispatchId, SendingId
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, PreparationRangeDue
-from shared.kafka import publish_events
 from shared.metrics import DISPATCHES_PREPARED
-from shared.preparation import reads
+from shared.preparation import repository as preparation_repository
 from shared.preparation.planning import Channel, Plan, Recipient, plan_dispatches
 from shared.preparation.shortener import Shortener
+from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,7 @@ class Preparation:
 
 
 async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -> Preparation | None:
-    sending = await reads.get_sending_to_prepare(conn, sending_id)
+    sending = await preparation_repository.get_sending_to_prepare(conn, sending_id)
     if sending is not None:
         structlog.contextvars.bind_contextvars(lc_id=sending["loyalty_club_id"])
     if sending is None or sending["status"] != "preparing":
@@ -55,11 +55,11 @@ async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -
         return None
     if sending["marketing"] is None:  # the message did not say: its service decides
         sending["marketing"] = sending["service"] in MARKETING_SERVICES
-    channels = await reads.load_channels(conn, sending["message_id"])
+    channels = await preparation_repository.load_channels(conn, sending["message_id"])
     shortener = None
     if sending["shorten_urls"]:
         shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
-    inline_members = await reads.get_inline_member_ids(conn, sending_id)
+    inline_members = await preparation_repository.get_inline_member_ids(conn, sending_id)
     return Preparation(sending, channels, inline_members, shortener)
 
 
@@ -75,28 +75,30 @@ async def start_preparation(
     pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId, settings: PreparerSettings
 ) -> None:
     """Split the sending into ranges (once), prepare the inline one here and announce the members' ranges."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with UnitOfWork(pool, broker) as uow:
+        conn = uow.conn
         if not await repository.lock_preparing_sending(conn, sending_id, exclusive=True):
             log.info("preparation_not_needed", sending_id=sending_id)
             return
         ranges = await repository.get_ranges(conn, sending_id)
         if not ranges:
-            sending = await reads.get_sending_to_prepare(conn, sending_id)
+            sending = await preparation_repository.get_sending_to_prepare(conn, sending_id)
             assert sending is not None
             bounds: list[tuple[int, int]] = []
             if sending["audience_conditions"] is not None:
                 bounds = await repository.split_members(conn, sending["loyalty_club_id"], settings.preparer_range_size)
             await repository.create_ranges(conn, sending_id, bounds)
             ranges = await repository.get_ranges(conn, sending_id)
-    pending = [r["range_no"] for r in ranges if not r["done"]]
+        pending = [r["range_no"] for r in ranges if not r["done"]]
+        # The inline recipients are prepared here, and so is the members' range when there is only one (a small
+        # sending takes no extra hop); several ranges are all announced, to spread over the replicas.
+        mine, others = (
+            (pending, []) if len(pending) <= 2 else ([n for n in pending if n == 0], [n for n in pending if n])
+        )
+        uow.publish(*(PreparationRangeDue(sending_id=sending_id, range_no=n) for n in others))
     if not pending:
         await _finish(pool, broker, sending_id)
         return
-    # The inline recipients are prepared here, and so is the members' range when there is only one (a small
-    # sending takes no extra hop); several ranges are all announced, to spread over the replicas.
-    mine, others = (pending, []) if len(pending) <= 2 else ([n for n in pending if n == 0], [n for n in pending if n])
-    announced = [PreparationRangeDue(sending_id=sending_id, range_no=n) for n in others]
-    await publish_events(broker, announced, lambda e: f"{e.sending_id}:{e.range_no}")
     for range_no in mine:
         await prepare_range(pool, broker, sending_id, range_no, settings)
 
@@ -121,7 +123,7 @@ async def prepare_range(
 
 async def _plan_inline(conn: Conn, preparation: Preparation) -> Plan:
     sending = preparation.sending
-    recipients = await reads.load_inline_recipients(conn, sending["loyalty_club_id"], sending["id"])
+    recipients = await preparation_repository.load_inline_recipients(conn, sending["loyalty_club_id"], sending["id"])
     return plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
 
 
@@ -136,7 +138,7 @@ async def _prepare_members(
     """Stream the range's audience members in chunks; False when the preparation stopped on the way."""
     sending = preparation.sending
     skip = preparation.inline_member_ids  # a member also listed inline is prepared with the inline ones
-    chunks = reads.stream_audience(
+    chunks = preparation_repository.stream_audience(
         read_conn,
         sending["loyalty_club_id"],
         sending["audience_conditions"],
@@ -182,7 +184,8 @@ async def _commit_chunk(
 ) -> bool:
     """Write one chunk with its cursor and counts in one transaction, then announce it; False to stop."""
     sending_id = preparation.sending["id"]
-    async with pool.acquire() as conn, conn.transaction():
+    async with UnitOfWork(pool, broker) as uow:
+        conn = uow.conn
         if not await repository.lock_preparing_sending(conn, sending_id):
             log.info("preparation_stopped", sending_id=sending_id, reason="no longer preparing")
             return False
@@ -195,20 +198,19 @@ async def _commit_chunk(
         new_ids = await repository.copy_dispatches(conn, preparation.sending, plan.rows) if plan.rows else []
         if preparation.shortener is not None:
             await repository.insert_short_links(conn, sending_id, preparation.shortener.take_links())
+        uow.publish(*_announcements(sending_id, new_ids))
     range_["cursor"] = cursor
     for channel, count in Counter(row["type"] for row in plan.rows).items():
         DISPATCHES_PREPARED.labels(channel).inc(count)
-    await publish_events(broker, _announcements(sending_id, new_ids), lambda e: str(sending_id))
     return True
 
 
 async def _finish(pool: asyncpg.Pool, broker: KafkaBroker, sending_id: SendingId) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        if not await repository.lock_preparing_sending(conn, sending_id, exclusive=True):
+    async with UnitOfWork(pool, broker) as uow:
+        if not await repository.lock_preparing_sending(uow.conn, sending_id, exclusive=True):
             return
-        status = await repository.finish_preparation(conn, sending_id)
-    if status == "prepared":  # an empty batch asks the transmitter to check whether the sending is complete
-        check = DispatchesPrepared(sending_id=sending_id, dispatch_ids=[])
-        await publish_events(broker, [check], lambda e: str(sending_id))
+        status = await repository.finish_preparation(uow.conn, sending_id)
+        if status == "prepared":  # an empty batch asks the transmitter to check whether the sending is complete
+            uow.publish(DispatchesPrepared(sending_id=sending_id, dispatch_ids=[]))
     if status is not None:
         log.info("sending_prepared", sending_id=sending_id, status=status)

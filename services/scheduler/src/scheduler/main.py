@@ -1,39 +1,14 @@
-"""Composition root of the scheduler: the scheduling loop and the LISTEN that wakes it."""
+"""Composition root of the scheduler: the scheduling loop, the LISTEN that wakes it, and retention."""
 
 import asyncio
 from collections.abc import Callable
 
-import asyncpg
-import structlog
-
 from scheduler.config import SchedulerSettings
+from scheduler.repository import listen_for_due_sendings
 from scheduler.service import run_retention, run_scheduler
-from shared.domain import SENDINGS_DUE_CHANNEL
 from shared.logging import configure_logging
 from shared.runtime import Runtime
 from shared.worker import run_worker, start
-
-log = structlog.get_logger(__name__)
-
-
-async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
-    """Set `wake` on every NOTIFY from the api; reconnect if the connection drops (polling covers the gap)."""
-    while True:
-        try:
-            conn = await asyncpg.connect(url)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("listen_connect_failed", error=repr(exc)[:200])
-            await asyncio.sleep(1)
-            continue
-        lost = asyncio.Event()
-        try:
-            conn.add_termination_listener(lambda _, event=lost: event.set())
-            await conn.add_listener(SENDINGS_DUE_CHANNEL, lambda *_: wake.set())
-            wake.set()  # anything notified while we were not listening is picked up now
-            await lost.wait()
-            log.warning("listen_connection_lost")
-        finally:
-            await conn.close()
 
 
 def register(settings: SchedulerSettings) -> Callable[[Runtime], None]:

@@ -1,9 +1,15 @@
-"""SQL of the scheduler: due sendings, deadlines, and work stuck in a stage."""
+"""SQL of the scheduler: due sendings, deadlines, work stuck in a stage, and the LISTEN for due sendings."""
 
+import asyncio
 from datetime import datetime
 
+import asyncpg
+import structlog
+
 from shared.db import Conn
-from shared.domain import DispatchId, SendingId
+from shared.domain import SENDINGS_DUE_CHANNEL, DispatchId, SendingId
+
+log = structlog.get_logger(__name__)
 
 
 async def claim_due_sendings(conn: Conn, limit: int, lead_seconds: float) -> list[SendingId]:
@@ -122,3 +128,23 @@ async def wipe_expired_dispatches(conn: Conn, batch_size: int, default_days: int
         default_days,
     )
     return int(result.rsplit(maxsplit=1)[-1])
+
+
+async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
+    """Set `wake` on every NOTIFY from the api; reconnect if the connection drops (polling covers the gap)."""
+    while True:
+        try:
+            conn = await asyncpg.connect(url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("listen_connect_failed", error=repr(exc)[:200])
+            await asyncio.sleep(1)
+            continue
+        lost = asyncio.Event()
+        try:
+            conn.add_termination_listener(lambda _, event=lost: event.set())
+            await conn.add_listener(SENDINGS_DUE_CHANNEL, lambda *_: wake.set())
+            wake.set()  # anything notified while we were not listening is picked up now
+            await lost.wait()
+            log.warning("listen_connection_lost")
+        finally:
+            await conn.close()

@@ -12,8 +12,8 @@ from scheduler import repository
 from scheduler.config import SchedulerSettings
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, Event, SendingScheduled
 from shared.formats import utcnow
-from shared.kafka import publish_events
 from shared.outages import UNAVAILABLE
+from shared.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -21,28 +21,25 @@ log = structlog.get_logger(__name__)
 REDRIVE_BATCHES_PER_SENDING = 20
 
 
-def _by_sending(event: Event) -> str:
-    return str(getattr(event, "sending_id"))  # noqa: B009 - every event published here carries sending_id
-
-
 async def schedule_due_sendings(pool: asyncpg.Pool, broker: KafkaBroker, settings: SchedulerSettings) -> int:
     """Claim every due sending (committed first), then ring the preparer's doorbell for each."""
     total = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
+        async with UnitOfWork(pool, broker) as uow:
             ids = await repository.claim_due_sendings(
-                conn, settings.scheduler_batch_size, settings.prescheduled_lead_seconds
+                uow.conn, settings.scheduler_batch_size, settings.prescheduled_lead_seconds
             )
+            uow.publish(*(SendingScheduled(sending_id=i) for i in ids))
         if not ids:
             return total
-        await publish_events(broker, (SendingScheduled(sending_id=i) for i in ids), _by_sending)
         log.info("sendings_scheduled", sending_ids=ids)
         total += len(ids)
 
 
 async def redrive_stalled_work(pool: asyncpg.Pool, broker: KafkaBroker, settings: SchedulerSettings) -> None:
     """Fail overdue sendings and expired claims; publish again the events of work that made no progress."""
-    async with pool.acquire() as conn:
+    async with UnitOfWork(pool, broker, atomic=False) as uow:  # each statement commits on its own
+        conn = uow.conn
         failed = await repository.fail_overdue_sendings(conn, settings.sending_deadline_seconds)
         ambiguous = await repository.fail_expired_claims(conn)
         preparations = await repository.take_stalled_preparations(conn, settings.stage_lease_seconds)
@@ -55,6 +52,7 @@ async def redrive_stalled_work(pool: asyncpg.Pool, broker: KafkaBroker, settings
             chunks = [ids[i : i + MAX_DISPATCHES_PER_EVENT] for i in range(0, len(ids), MAX_DISPATCHES_PER_EVENT)]
             # An empty batch still lets the transmitter see that nothing is left and finish the sending.
             events += [DispatchesPrepared(sending_id=sending_id, dispatch_ids=c) for c in chunks or [[]]]
+        uow.publish(*events)
     if failed or ambiguous or events:
         log.info(
             "stalled_work_redriven",
@@ -64,7 +62,6 @@ async def redrive_stalled_work(pool: asyncpg.Pool, broker: KafkaBroker, settings
             transmissions=transmissions,
             events=len(events),
         )
-    await publish_events(broker, events, _by_sending)
 
 
 async def _seconds_until_next_due(pool: asyncpg.Pool, settings: SchedulerSettings) -> float:

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 
 from shared.events import DispatchesPrepared
-from shared.kafka import hold_in_hand
+from shared.in_hand import hold_in_hand
 from shared.runtime import Runtime
 from transmitter.departures import Departures, until_gone
 from transmitter.service import Sender, transmit_batch

@@ -1,5 +1,7 @@
 """Composition root of the transmitter: the provider chosen by configuration, the batch consumer."""
 
+from collections.abc import Callable
+
 from shared.events import DispatchesPrepared
 from shared.events.catalog import consumer_group
 from shared.kafka import consume
@@ -68,10 +70,10 @@ def make_providers(settings: TransmitterSettings, runtime: Runtime) -> ChannelPr
     return ChannelProviders({"sms": sms, "email": email, "push": push})
 
 
-async def serve(settings: TransmitterSettings) -> None:
-    senders: list[Sender] = []
+def register(settings: TransmitterSettings, senders: list[Sender]) -> Callable[[Runtime], None]:
+    """The batch consumer and the loops of claims and outcomes, around one `Sender` (kept in `senders`)."""
 
-    def register(runtime: Runtime) -> None:
+    def setup(runtime: Runtime) -> None:
         sender = Sender(
             make_providers(settings, runtime),
             {channel: Pacer(settings.rate_limit(channel), settings.transmit_concurrency) for channel in CHANNELS},
@@ -87,14 +89,14 @@ async def serve(settings: TransmitterSettings) -> None:
         runtime.on_stop(sender.stop)
         runtime.spawn("claims", sender.claims.run)
         runtime.spawn("outcomes", sender.outcomes.run)
-        consume(
-            runtime.broker,
-            settings,
-            DispatchesPrepared,
-            GROUP,
-            on_dispatches_prepared(runtime, sender),
-            workers=settings.transmitter_workers,
-        )
+        consume(runtime.broker, settings, DispatchesPrepared, GROUP, on_dispatches_prepared(runtime, sender),
+                workers=settings.transmitter_workers)  # fmt: skip
+
+    return setup
+
+
+async def serve(settings: TransmitterSettings) -> None:
+    senders: list[Sender] = []
 
     async def close_senders() -> None:
         for sender in senders:
@@ -102,7 +104,7 @@ async def serve(settings: TransmitterSettings) -> None:
             for pacer in sender.pacers.values():
                 await pacer.close()
 
-    await run_worker("transmitter", settings, register, after=close_senders)
+    await run_worker("transmitter", settings, register(settings, senders), after=close_senders)
 
 
 def run() -> None:

@@ -18,8 +18,9 @@ from shared.db import Conn
 from shared.domain import IDENTIFIER_BY_CHANNEL, DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted
 from shared.formats import utcnow
-from shared.kafka import Interrupted, publish_events
+from shared.kafka import Interrupted
 from shared.metrics import DISPATCHES_FAILED, DISPATCHES_TRANSMITTED, PROVIDER_LATENCY, PROVIDER_RETRIES
+from shared.unit_of_work import UnitOfWork
 from shared.unsubscribe import Unsubscription, unsubscribe_link
 from transmitter import repository
 from transmitter.claims import Claims
@@ -197,28 +198,31 @@ async def transmit_batch(
     sent = await asyncio.gather(*(sender.send(m, state["priority"], departures) for m in messages))
     results = [r for r in sent if r is not None]
     await sender.outcomes.flush()
-    async with pool.acquire() as conn:
+    async with UnitOfWork(pool, broker, atomic=False) as uow:  # the outcomes are recorded: announce them
         if len(results) < len(messages):  # some were not claimed: the sending may have stopped meanwhile
-            state = await repository.get_sending_state(conn, sending_id)
+            state = await repository.get_sending_state(uow.conn, sending_id)
             if state is not None:
-                await _stopped(conn, state, sending_id, dispatch_ids)
-        completed = await repository.complete_if_done(conn, sending_id)
-    if results:
-        outcomes = [  # validated from dicts in one call: a quarter of the cost of model_construct per outcome
-            {
-                "dispatch_id": r.dispatch_id,
-                "provider_message_id": r.provider_message_id,
-                "error": r.error,
-                "outcome": TransmissionStatus.FAILED if r.error else TransmissionStatus.TRANSMITTED,
-            }
-            for r in results
-        ]
-        event = DispatchTransmitted.model_validate({"sending_id": sending_id, "outcomes": outcomes})
-        await publish_events(broker, [event], lambda _: str(sending_id))
+                await _stopped(uow.conn, state, sending_id, dispatch_ids)
+        completed = await repository.complete_if_done(uow.conn, sending_id)
+        if results:
+            uow.publish(_transmitted_event(sending_id, results))
     if sender.stopping and len(results) < len(messages):
         log.info("batch_interrupted", sending_id=sending_id, dispatches=len(results), left=len(messages) - len(results))
         raise Interrupted
     log.info("batch_transmitted", sending_id=sending_id, dispatches=len(results), sending_completed=completed)
+
+
+def _transmitted_event(sending_id: SendingId, results: Sequence[SendResult]) -> DispatchTransmitted:
+    outcomes = [  # validated from dicts in one call: a quarter of the cost of model_construct per outcome
+        {
+            "dispatch_id": r.dispatch_id,
+            "provider_message_id": r.provider_message_id,
+            "error": r.error,
+            "outcome": TransmissionStatus.FAILED if r.error else TransmissionStatus.TRANSMITTED,
+        }
+        for r in results
+    ]
+    return DispatchTransmitted.model_validate({"sending_id": sending_id, "outcomes": outcomes})
 
 
 async def _stopped(conn: Conn, state: dict[str, Any], sending_id: SendingId, ids: Sequence[DispatchId]) -> bool:

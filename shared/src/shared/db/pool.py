@@ -71,3 +71,8 @@ class HeldConnection:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await self._pool.release(conn)
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """One round trip to the database; raises when it does not answer."""
+    await pool.fetchval("SELECT 1")

@@ -22,6 +22,10 @@ class Event(BaseModel):
     type: str
     version: int = 1
 
+    def key(self) -> str:
+        """The Kafka key: events of one key keep their order (the catalogue documents each one's key)."""
+        raise NotImplementedError(f"{type(self).__name__} names no Kafka key")
+
     def to_bytes(self) -> bytes:
         """The event as JSON bytes for Kafka."""
         return orjson.dumps(self.model_dump(mode="json"))

@@ -24,3 +24,6 @@ class DeliveryStatusReceived(Event):
     reported_at: datetime
     receipt_id: int | None = None
     dispatch_id: DispatchId | None = None
+
+    def key(self) -> str:
+        return str(self.provider_message_id)

@@ -22,6 +22,9 @@ class DispatchesPrepared(Event):
     sending_id: SendingId
     dispatch_ids: list[DispatchId] = Field(max_length=MAX_DISPATCHES_PER_EVENT)
 
+    def key(self) -> str:
+        return str(self.sending_id)
+
 
 class TransmissionOutcome(BaseModel):
     """What happened to one dispatch at the provider."""
@@ -41,3 +44,6 @@ class DispatchTransmitted(Event):
     type: Literal["dispatch.transmitted"] = "dispatch.transmitted"
     sending_id: SendingId
     outcomes: list[TransmissionOutcome]
+
+    def key(self) -> str:
+        return str(self.sending_id)

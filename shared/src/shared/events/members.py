@@ -32,6 +32,9 @@ class MemberUpserted(Event):
     push_status: str = "enabled"
     updated_at: datetime
 
+    def key(self) -> str:
+        return str(self.member_id)
+
 
 class MemberDeleted(Event):
     """A member was deleted (key: member id): its data and its dispatches' identifiers and content go."""
@@ -41,3 +44,6 @@ class MemberDeleted(Event):
     loyalty_club: str
     member_id: int
     deleted_at: datetime
+
+    def key(self) -> str:
+        return str(self.member_id)

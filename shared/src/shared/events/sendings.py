@@ -14,6 +14,9 @@ class SendingScheduled(Event):
     type: Literal["sending.scheduled"] = "sending.scheduled"
     sending_id: SendingId
 
+    def key(self) -> str:
+        return str(self.sending_id)
+
 
 class PreparationRangeDue(Event):
     """One range of a large sending's recipients is to be prepared (key: sending id and range, so the
@@ -23,3 +26,6 @@ class PreparationRangeDue(Event):
     type: Literal["preparation.range"] = "preparation.range"
     sending_id: SendingId
     range_no: int
+
+    def key(self) -> str:
+        return f"{self.sending_id}:{self.range_no}"

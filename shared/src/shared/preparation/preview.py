@@ -11,7 +11,7 @@ from typing import Any
 from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.domain import INT64_MAX, INT64_MIN, MARKETING_SERVICES, SendingId
-from shared.preparation import reads
+from shared.preparation import repository
 from shared.preparation.planning import Plan, Recipient, plan_dispatches
 from shared.preparation.shortener import Shortener
 
@@ -53,20 +53,20 @@ class Preview:
 
 async def preview_sending(conn: Conn, sending_id: SendingId, settings: ServiceSettings) -> dict[str, Any]:
     """Plan a sending stored in the caller's (uncommitted) transaction: counts per channel and samples."""
-    sending = await reads.get_sending_to_prepare(conn, sending_id)
+    sending = await repository.get_sending_to_prepare(conn, sending_id)
     assert sending is not None
     if sending["marketing"] is None:
         sending["marketing"] = sending["service"] in MARKETING_SERVICES
-    channels = await reads.load_channels(conn, sending["message_id"])
+    channels = await repository.load_channels(conn, sending["message_id"])
     shortener = None
     if sending["shorten_urls"]:
         shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
     preview = Preview()
-    recipients = await reads.load_inline_recipients(conn, sending["loyalty_club_id"], sending_id)
+    recipients = await repository.load_inline_recipients(conn, sending["loyalty_club_id"], sending_id)
     preview.add(plan_dispatches(sending, channels, recipients, shortener, SAMPLES), len(recipients))
     if sending["audience_conditions"] is not None:
         inline_members = {r.member_id for r in recipients if r.member_id is not None}
-        chunks = reads.stream_audience(
+        chunks = repository.stream_audience(
             conn, sending["loyalty_club_id"], sending["audience_conditions"], INT64_MIN, INT64_MAX, CHUNK_SIZE,
             snapshot=False,
         )  # fmt: skip

@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api import permits
-from api.auth import Caller, require
 from api.http import JsonResponse
+from api.routes.auth import require
 from api.routes.deps import Conn, Id, PageNo, PerPage
 from api.schemas import AudienceRequest
 from api.service import audiences as service
+from api.tokens import Caller
 
 router = APIRouter(prefix="/v1/audiences", tags=["audiences"])
 Permitted = Annotated[Caller, Depends(require(permits.MESSAGES_CREATE))]

@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api import permits
-from api.auth import Caller, require
 from api.http import JsonResponse
+from api.routes.auth import require
 from api.routes.deps import Conn
 from api.schemas import BulkRequest
 from api.service.bulks import process_bulk
+from api.tokens import Caller
 
 router = APIRouter(prefix="/v1/messages", tags=["bulks"])
 

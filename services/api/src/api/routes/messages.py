@@ -5,12 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api import permits
-from api.auth import Caller, require, service_of
 from api.http import JsonResponse
+from api.routes.auth import require
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
 from api.schemas import CreateMessageRequest, UpdateMessageRequest, one_of
 from api.service import messages as service
 from api.service import sendings
+from api.tokens import Caller, service_of
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 

@@ -5,11 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from api import permits
-from api.auth import Caller, require, service_of
 from api.http import JsonResponse
+from api.routes.auth import require
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
 from api.schemas import CreateSendingRequest, UpdateSendingRequest, one_of
 from api.service import sendings as service
+from api.tokens import Caller, service_of
 
 router = APIRouter(prefix="/v1/messages", tags=["sendings"])
 SendingsGet = Annotated[Caller, Depends(require(permits.SENDINGS_GET))]

@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api import permits
-from api.auth import Caller, authenticate, require
 from api.http import JsonResponse
+from api.routes.auth import authenticate, require
 from api.routes.deps import Conn, Id, PageNo, PerPage
 from api.schemas import ChannelType, CreateSenderIdentityRequest
 from api.service import settings as service
+from api.tokens import Caller
 from shared.domain import INT64_MAX, INT64_MIN
 
 router = APIRouter(tags=["settings"])

@@ -10,10 +10,11 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query
 
 from api import permits
-from api.auth import Caller, require
 from api.http import JsonResponse
+from api.routes.auth import require
 from api.routes.deps import Id, PageNo, PerPage, connection
 from api.service import templates as service
+from api.tokens import Caller
 
 router = APIRouter(prefix="/v1/messages", tags=["templates"])
 Conn = Annotated[asyncpg.Connection, Depends(connection)]

@@ -3,11 +3,11 @@
 from typing import Any
 
 from api import views
-from api.auth import Caller
 from api.conditions import check_conditions
 from api.errors import ErrorTree, InvalidParameters, NotAllowedInState, NotFound
 from api.repository import audiences as repository
 from api.schemas import AudienceBody
+from api.tokens import Caller
 from shared.db import Conn
 from shared.formats import iso_ms
 

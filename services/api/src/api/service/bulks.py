@@ -6,7 +6,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from api import permits
-from api.auth import Caller, service_of
 from api.errors import ApiError, Forbidden, InvalidParameters, NotFound, tree_from_pydantic
 from api.schemas import (
     BulkOperation,
@@ -16,6 +15,7 @@ from api.schemas import (
     UpdateSendingRequest,
 )
 from api.service import messages, sendings
+from api.tokens import Caller, service_of
 from shared.db import Conn
 
 # (type, entity) → the permit it needs and what it runs; a sending's `delete` cancels it.
@@ -84,12 +84,6 @@ async def _run(conn: Conn, caller: Caller, operation: BulkOperation) -> tuple[in
             }
 
 
-def _error_body(error: ApiError) -> dict[str, Any]:
-    if isinstance(error, InvalidParameters):
-        return {"error": error.message, "details": error.tree.root}
-    return {"error": error.message}
-
-
 async def process_bulk(conn: Conn, caller: Caller, operations: list[BulkOperation]) -> tuple[int, dict[str, Any]]:
     """(200, results) when every operation succeeded; else (470, results up to the failing one), nothing kept."""
     results: list[dict[str, Any]] = []
@@ -99,7 +93,7 @@ async def process_bulk(conn: Conn, caller: Caller, operations: list[BulkOperatio
                 try:
                     status, body = await _run(conn, caller, operation)
                 except ApiError as exc:
-                    status, body = exc.status, _error_body(exc)
+                    status, body = exc.status, exc.body()
                 results.append({**operation.model_dump(), "response": {"status": status, "body": body}})
                 if status >= 400:
                     raise _Failed

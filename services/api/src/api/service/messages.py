@@ -3,7 +3,6 @@
 from typing import Any
 
 from api import checks, views
-from api.auth import Caller
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
 from api.permits import SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
 from api.repository import messages as repository
@@ -11,6 +10,7 @@ from api.repository.settings import approved_sender_values
 from api.schemas import ChannelPayload, MessagePayload, MessageUpdate
 from api.service import sendings
 from api.service.templates import check_wrapper
+from api.tokens import Caller
 from shared.db import Conn
 from shared.domain import MessageId
 

@@ -4,13 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from api import checks, views
-from api.auth import Caller
 from api.conditions import check_conditions
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotAllowedInState, NotFound
 from api.permits import SENDINGS_SET_PRIORITY, Service
 from api.repository import messages as message_repository
 from api.repository import sendings as repository
 from api.schemas import AudiencePayload, Schedule, SendingPayload, SendingUpdate
+from api.tokens import Caller
 from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.domain import (

@@ -3,12 +3,12 @@
 from typing import Any
 
 from api import checks, views
-from api.auth import Caller
 from api.errors import ErrorTree, InvalidParameters, NotFound
 from api.permits import SERVICES
 from api.repository import messages as message_repository
 from api.repository import settings as repository
 from api.schemas import SenderIdentityPayload
+from api.tokens import Caller
 from shared.db import Conn
 from shared.formats import iso_ms
 

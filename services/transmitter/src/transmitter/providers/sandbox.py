@@ -19,6 +19,7 @@ import structlog
 from shared.domain import DispatchId
 from shared.sandbox import SANDBOX_SIGNATURE_HEADER, sandbox_signature
 from transmitter.providers.base import Outgoing, SendResult
+from transmitter.providers.sandbox_repository import record_message
 
 log = structlog.get_logger(__name__)
 
@@ -41,15 +42,7 @@ class SandboxProvider:
 
     async def send(self, message: Outgoing) -> SendResult:
         message_id = f"sbx-{uuid.uuid4().hex}"
-        await self._pool.execute(
-            "INSERT INTO sandbox_messages (provider_message_id, dispatch_id, channel, recipient, content) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            message_id,
-            message.dispatch_id,
-            message.channel,
-            message.recipient,
-            message.content,
-        )
+        await record_message(self._pool, message_id, message)
         if not self._posters:
             self._posters = [asyncio.create_task(self._post_receipts()) for _ in range(POSTERS)]
         self._due.put_nowait((time.monotonic() + self._delay, message_id, message.dispatch_id))

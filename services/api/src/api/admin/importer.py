@@ -27,10 +27,11 @@ import orjson
 import phonenumbers
 from pydantic import ValidationError
 
-from api.admin_db import connect
-from api.admin_errors import MembersFileError, UnknownLoyaltyClub
-from api.member_rows import Record, to_record
-from api.repository.members import FIELDS, get_loyalty_club_id, upsert_from
+from api.admin import repository
+from api.admin.db import connect
+from api.admin.errors import MembersFileError, UnknownLoyaltyClub
+from api.admin.member_rows import Record, to_record
+from api.repository.members import FIELDS, get_loyalty_club_id
 from shared.formats import utcnow
 
 MAX_REJECTIONS_SHOWN = 20
@@ -227,26 +228,9 @@ async def _read_batch(
     return batch, False
 
 
-# Staging rows go through text for the jsonb columns: PostgreSQL parses them in the upsert.
-CREATE_STAGING = """
-    CREATE TEMP TABLE member_import (
-        id bigint, secret_id text, msisdn text, email text, app_token text, app_platform text, properties text,
-        consents text, sms_status text, email_status text, push_status text, source_updated_at timestamptz
-    ) ON COMMIT DELETE ROWS
-"""
-
-# The same rule as `upsert_members`, read from the staging table instead of arrays.
-UPSERT_FROM_STAGING = upsert_from("member_import AS r")
-
-
 async def _write(conn: asyncpg.Connection, lc_id: int, records: list[Record]) -> int:
-    """One batch in one transaction: binary COPY into the staging table, then the upsert; rows written."""
-    if not records:
-        return 0
-    async with conn.transaction():
-        await conn.copy_records_to_table("member_import", records=records)
-        result: str = await conn.execute(UPSERT_FROM_STAGING, lc_id)
-    return int(result.rsplit(maxsplit=1)[-1])
+    """One batch in one transaction; rows written."""
+    return await repository.upsert_staged(conn, lc_id, records) if records else 0
 
 
 @dataclass
@@ -270,7 +254,7 @@ class _Writers:
     @classmethod
     async def open(cls, conns: list[asyncpg.Connection], lc_id: int) -> "_Writers":
         for conn in conns:
-            await conn.execute(CREATE_STAGING)
+            await repository.create_staging(conn)
         return cls(lc_id, list(conns))
 
     async def submit(self, batch: dict[int, Record]) -> int:

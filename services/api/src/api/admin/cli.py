@@ -13,13 +13,13 @@ from typing import Any
 import asyncpg
 from rich.console import Console
 
-from api.admin_db import Target, connection, find_target, shown
-from api.admin_errors import AdminError, DatabaseUnreachable, SchemaMissing
-from api.demo import DEFAULT_LC, DEFAULT_MEMBERS, print_next_steps, run_demo
-from api.follow import follow
-from api.importer import import_members
+from api.admin.db import Target, connection, find_target, shown
+from api.admin.demo import DEFAULT_LC, DEFAULT_MEMBERS, print_next_steps, run_demo
+from api.admin.errors import AdminError, DatabaseUnreachable, SchemaMissing
+from api.admin.follow import follow
+from api.admin.importer import import_members
+from api.admin.tenants import DEFAULT_RETENTION_DAYS, create_client, create_lc, list_clients, list_lcs, revoke_client
 from api.permits import ALL_PERMITS
-from api.tenants import DEFAULT_RETENTION_DAYS, create_client, create_lc, list_clients, list_lcs, revoke_client
 from shared.db import migrate
 from shared.domain import SendingStatus
 

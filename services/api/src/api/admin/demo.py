@@ -19,12 +19,13 @@ from typing import Any, TextIO
 import orjson
 from rich.console import Console
 
-from api.admin_db import Target, connection
-from api.admin_errors import AdminError, ApiError
-from api.follow import follow
-from api.importer import import_members
+from api.admin import repository
+from api.admin.db import Target, connection
+from api.admin.errors import AdminError, ApiError
+from api.admin.follow import follow
+from api.admin.importer import import_members
+from api.admin.tenants import create_client, create_lc
 from api.permits import ALL_PERMITS
-from api.tenants import create_client, create_lc
 from shared.domain import SendingId
 
 DEFAULT_LC = "demo"
@@ -83,7 +84,7 @@ def headers_of(lc_slug: str, token: str) -> dict[str, str]:
 async def ensure_lc(url: str, slug: str) -> bool:
     """Create the demo LC unless it exists; True when it was created now."""
     async with connection(url) as conn:
-        if await conn.fetchval("SELECT 1 FROM loyalty_clubs WHERE slug = $1", slug):
+        if await repository.lc_exists(conn, slug):
             return False
     await create_lc(url, slug, "Demo Club")
     return True

@@ -1,42 +1,18 @@
 """Tenant headers and token auth of spec §1.1, as FastAPI dependencies."""
 
-import hashlib
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import structlog
 from fastapi import Request
 
-from api.errors import Forbidden, InvalidHeader, MissingHeader, NotFound, Unauthenticated
-from api.permits import SERVICES, Service, normalize_permit
+from api.errors import Forbidden, InvalidHeader, MissingHeader, Unauthenticated
+from api.permits import normalize_permit
 from api.repository import clients
 from api.routes.deps import Conn
+from api.tokens import Caller, hash_token
 from shared.domain import LoyaltyClubId
 
 REQUIRED_HEADERS = ("X-User-Agent", "X-Product-Name", "X-Loyalty-Club-Slug")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the API client, the LC it acts for, and what it may do."""
-
-    client_id: int
-    lc_id: LoyaltyClubId
-    lc_slug: str
-    permits: frozenset[str]
-
-    def may(self, permit: str) -> bool:
-        return normalize_permit(permit) in self.permits
-
-
-def new_token() -> str:
-    """A fresh random API token (shown once, stored only as its hash)."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 def _token(request: Request) -> str | None:
@@ -81,13 +57,3 @@ def require(permit: str) -> Callable[[Request, Conn], Awaitable[Caller]]:
         return caller
 
     return dependency
-
-
-def service_of(caller: Caller, name: str) -> Service:
-    """The `{service}` path segment: 404 when unknown, 403 without its UseService permit."""
-    service = SERVICES.get(name)
-    if service is None:
-        raise NotFound(f"Unknown service {name!r}")
-    if not caller.may(service.permit):
-        raise Forbidden("Unauthorized to set specific Service")
-    return service

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from api.admin_errors import DatabaseUnreachable, NoDatabase, SchemaMissing
+from api.admin.errors import DatabaseUnreachable, NoDatabase, SchemaMissing
 from shared.local_stack import StackState, read_state, state_path
 
 CONNECT_TIMEOUT_SECONDS = 10

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from api.admin_db import connection
-from api.admin_errors import UnknownSending
+from api.admin import repository
+from api.admin.db import connection
+from api.admin.errors import UnknownSending
 from api.repository.sendings import count_sending_dispatches
 from api.views import stats_view
 from shared.db import Conn
@@ -59,34 +60,22 @@ class Snapshot:
 
 async def read_snapshot(conn: Conn, sending_id: SendingId) -> Snapshot | None:
     """The sending's ledger now, or None when there is no such sending."""
-    sending = await conn.fetchrow(
-        "SELECT status, planned_count, suppressed_count, unreachable_count, recipients_count FROM sendings "
-        "WHERE id = $1 AND deleted_at IS NULL",
-        sending_id,
-    )
+    sending = await repository.sending_ledger(conn, sending_id)
     if sending is None:
         return None
-    ranges = await conn.fetchrow(
-        "SELECT coalesce(sum(suppressed), 0) AS suppressed, coalesce(sum(unreachable), 0) AS unreachable, "
-        "count(*) FILTER (WHERE range_no > 0) AS member_ranges, "
-        "count(*) FILTER (WHERE range_no > 0 AND done) AS member_ranges_done, "
-        "coalesce(sum(dispatches + suppressed + unreachable) FILTER (WHERE range_no > 0 AND done), 0) AS in_done "
-        "FROM preparation_ranges WHERE sending_id = $1",
-        sending_id,
-    )
-    assert ranges is not None  # an aggregate always has a row
+    ranges = await repository.ranges_ledger(conn, sending_id)
     counts = (await count_sending_dispatches(conn, [sending_id]))[sending_id]
-    row = dict(sending)
-    if row["suppressed_count"] is None:  # still preparing: the ranges hold the counts of committed chunks
-        row["suppressed_count"], row["unreachable_count"] = ranges["suppressed"], ranges["unreachable"]
-    stats = stats_view(row, counts)
-    planned: int | None = row["planned_count"]
+    suppressed, unreachable = sending.suppressed_count, sending.unreachable_count
+    if suppressed is None:  # still preparing: the ranges hold the counts of committed chunks
+        suppressed, unreachable = ranges.suppressed, ranges.unreachable
+    stats = stats_view({"suppressed_count": suppressed, "unreachable_count": unreachable}, counts)
+    planned = sending.planned_count
     resolved = stats["planned"]
-    if planned is None and ranges["member_ranges_done"]:
+    if planned is None and ranges.member_ranges_done:
         # Member ranges hold about as many members each: extrapolate from the finished ones.
-        per_range = ranges["in_done"] / ranges["member_ranges_done"]
-        planned = max(resolved, round(row["recipients_count"] + per_range * ranges["member_ranges"]))
-    return Snapshot(sending_id, row["status"], stats, planned, resolved)
+        per_range = ranges.in_done / ranges.member_ranges_done
+        planned = max(resolved, round(sending.recipients_count + per_range * ranges.member_ranges))
+    return Snapshot(sending_id, sending.status, stats, planned, resolved)
 
 
 class View:
