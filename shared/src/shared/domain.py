@@ -32,7 +32,11 @@ class SendingStatus(StrEnum):
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # The members/dispatches column holding each channel's recipient address.
-IDENTIFIER_BY_CHANNEL = {"sms": "msisdn", "email": "email", "push": "app_token"}
+IDENTIFIER_BY_CHANNEL: dict[str, str] = {
+    ChannelType.SMS: "msisdn",
+    ChannelType.EMAIL: "email",
+    ChannelType.PUSH: "app_token",
+}
 
 # The PostgreSQL NOTIFY channel on which the api wakes the scheduler when a sending may be due.
 SENDINGS_DUE_CHANNEL = "sendings_due"

@@ -248,7 +248,7 @@ async def test_the_two_sample_files_hold_the_same_members_and_import_whole(
     columns = "m.id, msisdn, email, properties, consents, sms_status, email_status, push_status"
     members = {
         slug: [dict(r) for r in await db.fetch(
-            f"SELECT {columns} FROM members m JOIN loyalty_clubs lc ON lc.id = m.loyalty_club_id "
+            f"SELECT {columns} FROM members m JOIN loyalty_clubs lc ON lc.id = m.loyalty_club_id "  # noqa: S608
             "WHERE lc.slug = $1 ORDER BY m.id", slug)]
         for slug in ("jsonl", "csv")
     }  # fmt: skip

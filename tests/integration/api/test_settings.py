@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.integration.api.conftest import Api
 
-from api.conditions import OPERATORS
+from shared.preparation.grammar import OPERATORS
 
 SMS = {"type": "sms", "template": {"type": "inline", "definition": {"type": "plain", "content": {"body": "Hi"}}}}
 

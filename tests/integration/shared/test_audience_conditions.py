@@ -6,8 +6,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+from tests.audience_oracle import evaluate
 
-from shared.preparation.audience import compile_conditions, evaluate
+from shared.preparation.audience import compile_conditions
 
 MEMBERS: list[dict[str, Any]] = [
     {"id": 1, "msisdn": "4740769126", "email": "piotr@example.com", "sms_status": "enabled",
@@ -77,7 +78,7 @@ async def test_a_compiled_condition_selects_exactly_the_members_python_selects(
         [(lc_id, m["id"], m["msisdn"], m["email"], m["sms_status"], m["properties"], m["consents"]) for m in MEMBERS],
     )
     sql, params = compile_conditions(conditions, first_param=1)
-    rows = await db.fetch(f"SELECT id FROM members m WHERE loyalty_club_id = $1 AND {sql} ORDER BY id", lc_id, *params)
+    rows = await db.fetch(f"SELECT id FROM members m WHERE loyalty_club_id = $1 AND {sql} ORDER BY id", lc_id, *params)  # noqa: S608
     expected = [m["id"] for m in MEMBERS if evaluate(conditions, m)]
     assert [r["id"] for r in rows] == expected
     assert 0 < len(expected) < len(MEMBERS), f"{name}: a case must tell members apart"

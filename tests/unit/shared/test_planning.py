@@ -63,22 +63,22 @@ def test_each_recipient_gets_one_rendered_dispatch_and_unusable_ones_are_counted
         Recipient(properties={}, email="only@email.no"),
     ]
     plan = plan_dispatches(sending(), [SMS], recipients)
-    assert [(r["recipient_key"], r["content"]) for r in plan.rows] == [
+    assert [(r.recipient_key, r.content) for r in plan.rows] == [
         ("msisdn:4740769126", {"body": "Hei Piotr"}),
         ("msisdn:4790000001", {"body": "Hei Kari"}),
     ]
     assert plan.unreachable == 1
-    assert all(r["transmission_status"] == "scheduled" and r["error"] is None for r in plan.rows)
+    assert all(r.transmission_status == "scheduled" and r.error is None for r in plan.rows)
 
 
 def test_an_email_dispatch_carries_subject_body_and_from() -> None:
     member = {"email": "piotr@x.no", "properties": {"first_name": "Piotr"}}
     plan = plan_dispatches(sending(), [SMS, EMAIL], [Recipient(properties={}, member_id=3, member=member)])
     [row] = plan.rows
-    assert row["type"] == "email"
-    assert row["email"] == "piotr@x.no"
-    assert row["msisdn"] is None
-    assert row["content"] == {"subject": "Hi Piotr", "body": "<p>Piotr</p>", "from": "Shop <s@x.no>"}
+    assert row.type == "email"
+    assert row.email == "piotr@x.no"
+    assert row.msisdn is None
+    assert row.content == {"subject": "Hi Piotr", "body": "<p>Piotr</p>", "from": "Shop <s@x.no>"}
 
 
 def test_a_render_failure_fails_only_that_dispatch() -> None:
@@ -88,10 +88,10 @@ def test_a_render_failure_fails_only_that_dispatch() -> None:
         Recipient(properties={"count": 1}, msisdn="4790000001"),
     ]
     first, second = plan_dispatches(sending(), [failing], recipients).rows
-    assert first["transmission_status"] == "failed"
-    assert first["error"].startswith("render_failed")
-    assert first["content"] is None
-    assert (second["transmission_status"], second["content"]) == ("scheduled", {"body": "1"})
+    assert first.transmission_status == "failed"
+    assert (first.error or "").startswith("render_failed")
+    assert first.content is None
+    assert (second.transmission_status, second.content) == ("scheduled", {"body": "1"})
 
 
 def test_a_marketing_sending_suppresses_members_without_consent_for_the_chosen_channel() -> None:
@@ -107,6 +107,6 @@ def test_a_marketing_sending_suppresses_members_without_consent_for_the_chosen_c
         Recipient(properties={"name": "B again"}, member_id=2, member=refused),
     ]
     plan = plan_dispatches(sending(marketing=True), [SMS], recipients)
-    assert [r["recipient_key"] for r in plan.rows] == ["member:1", "msisdn:4790000003"]
+    assert [r.recipient_key for r in plan.rows] == ["member:1", "msisdn:4790000003"]
     assert (plan.suppressed, plan.unreachable) == (2, 0)
     assert len(plan_dispatches(sending(marketing=False), [SMS], recipients).rows) == 4

@@ -1,19 +1,20 @@
-"""The audience condition grammar of spec §3.2, checked at save time (compiling to SQL is the preparer's)."""
+"""Audience conditions checked against the grammar of spec §3.2 (`shared.preparation.grammar`) at save time;
+compiling them to SQL is the preparer's."""
 
 from datetime import datetime
 from typing import Any
 
 from api.errors import ErrorTree
-
-GROUPS = ("member_properties", "member")
-OPERATORS = ("match", "not_match", "contains", "starts_with", "in", "any", "all", "gt", "gte", "lt", "lte",
-             "exists", "not_exists")  # fmt: skip
-MEMBER_FIELDS = ("id", "msisdn", "email", "app_token", "app_platform", "sms_status", "email_status", "push_status")
-LIST_OPERATORS = frozenset({"in", "any", "all"})
-ORDER_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
-PRESENCE_OPERATORS = frozenset({"exists", "not_exists"})
-CONDITION_KEYS = frozenset({"condition_group", "field", "operator", "value", "type"})
-MAX_DEPTH = 5
+from shared.preparation.grammar import (
+    CONDITION_KEYS,
+    GROUPS,
+    LIST_OPERATORS,
+    MAX_DEPTH,
+    MEMBER_FIELDS,
+    OPERATORS,
+    ORDER_OPERATORS,
+    PRESENCE_OPERATORS,
+)
 
 Path = list[str | int]
 

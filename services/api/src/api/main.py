@@ -3,7 +3,6 @@
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -17,6 +16,7 @@ from api.routes import audiences, bulks, health, messages, sendings, short_links
 from api.routes import settings as lc_settings
 from shared.events import MemberDeleted, MemberUpserted
 from shared.events.catalog import consumer_group
+from shared.http_service import serve_http
 from shared.kafka import consume
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware
@@ -78,17 +78,4 @@ def run() -> None:
     settings = ApiSettings()
     configure_logging("api", settings.log_level, settings.log_json)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
-        # Longer than the idle timeout of the gateways in front (60 s is common), so they never reuse a
-        # connection the server is closing.
-        timeout_keep_alive=75,
-    )
-    runtime = getattr(app.state, "runtime", None)
-    if runtime is not None and runtime.failure is not None:
-        raise SystemExit(1)  # its supervisor starts it again
+    serve_http(app, settings.api_host, settings.api_port)

@@ -193,7 +193,7 @@ class IdempotencyMiddleware:
             ).encode()
         ).digest()
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).digest()
-        stored: dict[str, Any] | None = None
+        stored: idempotency.StoredAnswer | None = None
         messages: list[Message] = []
         async with scope["app"].state.runtime.pool.acquire() as conn:
             try:
@@ -210,17 +210,20 @@ class IdempotencyMiddleware:
         if stored is None:
             for message in messages:
                 await send(message)
-        elif stored["fingerprint"] != fingerprint:
+        elif stored.fingerprint != fingerprint:
             await _json(send, 422, {"error": "Idempotency-Key was already used with a different request"})
         else:
             await send(
                 {
                     "type": "http.response.start",
-                    "status": stored["status"],
-                    "headers": [(b"content-type", stored["content_type"].encode()), (b"idempotent-replayed", b"true")],
+                    "status": stored.status,
+                    "headers": [
+                        (b"content-type", (stored.content_type or "application/json").encode()),
+                        (b"idempotent-replayed", b"true"),
+                    ],
                 }
             )
-            await send({"type": "http.response.body", "body": stored["body"]})
+            await send({"type": "http.response.body", "body": stored.body or b""})
 
     async def _run(self, scope: Scope, body: bytes, conn: Conn) -> list[Message]:
         """Run the request on `conn` and capture its answer (raises `_Discarded` for a 5xx)."""

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from api.conditions import GROUPS, MEMBER_FIELDS, OPERATORS
 from api.permits import SERVICES
+from shared.preparation.grammar import GROUPS, MEMBER_FIELDS, OPERATORS
 
 TENANT_HEADERS = {
     "X-User-Agent": "Free text naming the client",

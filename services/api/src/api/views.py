@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from shared.domain import FINAL_SENDING_STATUSES
+from shared.domain import FINAL_SENDING_STATUSES, ChannelType
 from shared.formats import iso_ms
 
 
@@ -17,9 +17,9 @@ def aggregated_sendings_status(statuses: list[str]) -> str:
 
 def channel_view(channel: dict[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = {"id": channel["id"], "type": channel["type"]}
-    if channel["type"] == "sms":
+    if channel["type"] == ChannelType.SMS:
         view["sender"] = channel["sender"]
-    elif channel["type"] == "email":
+    elif channel["type"] == ChannelType.EMAIL:
         view["from_email"] = channel["from_email"]
         view["from_name"] = channel["from_name"]
     view["template"] = {

@@ -3,7 +3,6 @@
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-import uvicorn
 from fastapi import FastAPI
 
 from delivery_receipts.config import ReceiptsSettings
@@ -13,6 +12,7 @@ from delivery_receipts.service import retry_waiting_receipts
 from delivery_receipts.unsubscribe import router as unsubscribe_router
 from shared.events import DeliveryStatusReceived
 from shared.events.catalog import consumer_group
+from shared.http_service import serve_http
 from shared.kafka import consume_batch
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware
@@ -50,15 +50,4 @@ def run() -> None:
     settings = ReceiptsSettings()
     configure_logging("delivery-receipts", settings.log_level, settings.log_json)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.receipts_host,
-        port=settings.receipts_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
-        timeout_keep_alive=75,
-    )
-    runtime = getattr(app.state, "runtime", None)
-    if runtime is not None and runtime.failure is not None:
-        raise SystemExit(1)  # its supervisor starts it again
+    serve_http(app, settings.receipts_host, settings.receipts_port)

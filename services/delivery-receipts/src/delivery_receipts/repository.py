@@ -60,7 +60,7 @@ _RECEIPT_COLUMNS = "id, provider, event_key, provider_message_id, dispatch_id, s
 async def take_receipts(conn: Conn, ids: Sequence[int]) -> list[StoredReceipt]:
     """Lock these receipts if they still wait (another transaction may hold some: they are skipped)."""
     rows = await conn.fetch(
-        f"SELECT {_RECEIPT_COLUMNS} FROM receipts_inbox WHERE id = ANY($1) AND applied_at IS NULL "
+        f"SELECT {_RECEIPT_COLUMNS} FROM receipts_inbox WHERE id = ANY($1) AND applied_at IS NULL "  # noqa: S608
         "ORDER BY id FOR UPDATE SKIP LOCKED",
         list(ids),
     )
@@ -70,7 +70,7 @@ async def take_receipts(conn: Conn, ids: Sequence[int]) -> list[StoredReceipt]:
 async def take_due_receipts(conn: Conn, limit: int) -> list[StoredReceipt]:
     """Lock up to `limit` waiting receipts whose next try is due."""
     rows = await conn.fetch(
-        f"SELECT {_RECEIPT_COLUMNS} FROM receipts_inbox WHERE applied_at IS NULL AND next_attempt_at <= now() "
+        f"SELECT {_RECEIPT_COLUMNS} FROM receipts_inbox WHERE applied_at IS NULL AND next_attempt_at <= now() "  # noqa: S608
         "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
         limit,
     )

@@ -27,6 +27,7 @@ from delivery_receipts.signatures import (
     sendgrid_signature_valid,
     twilio_signature_valid,
 )
+from delivery_receipts.state import runtime_of, settings_of
 from shared.formats import utcnow
 from shared.health import liveness, readiness
 from shared.metrics import exposition, update_consumer_lag
@@ -42,7 +43,7 @@ def _error(status: int, message: str) -> Response:
 async def _accept(request: Request, receipts: list[Receipt], malformed: Sequence[Malformed] = ()) -> Response:
     """Store the receipts (committed before the answer), announce the new ones, count what was unreadable in
     their batch (once stored: a batch that failed to store comes again), answer 204."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     await accept_receipts(runtime.pool, runtime.broker, receipts)
     count_malformed(malformed)
     return Response(status_code=204)
@@ -52,7 +53,7 @@ async def _accept(request: Request, receipts: list[Receipt], malformed: Sequence
 async def sandbox_receipt(request: Request) -> Response:
     """A signed receipt from the sandbox provider; a bad signature changes nothing (401)."""
     body = await request.body()
-    settings = request.app.state.settings
+    settings = settings_of(request)
     if not sandbox_signature_valid(
         settings.sandbox_webhook_secret, body, request.headers.get(SANDBOX_SIGNATURE_HEADER)
     ):
@@ -68,7 +69,7 @@ async def sandbox_receipt(request: Request) -> Response:
 async def twilio_callback(request: Request) -> Response:
     """A Twilio status callback, signed with `X-Twilio-Signature` over our public URL and the form fields."""
     body = await request.body()
-    settings = request.app.state.settings
+    settings = settings_of(request)
     try:
         params = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
     except (UnicodeDecodeError, ValueError):
@@ -82,7 +83,7 @@ async def twilio_callback(request: Request) -> Response:
         return _error(401, "invalid signature")
     fields = dict(params)
     if settings.twilio_account_sid and fields.get("AccountSid") != settings.twilio_account_sid:
-        await count_foreign(request.app.state.runtime.pool, "twilio")  # not ours: dropped, counted
+        await count_foreign(runtime_of(request).pool, "twilio")  # not ours: dropped, counted
         return Response(status_code=204)
     try:
         receipt = normalize_twilio_callback(fields, request.query_params, utcnow())
@@ -96,7 +97,7 @@ async def sendgrid_events(request: Request) -> Response:
     """SendGrid's signed event webhook (ECDSA over timestamp + body, 5-minute tolerance). An event that cannot be
     read is logged, counted and dropped; the rest of the batch is stored and the batch answered 204."""
     body = await request.body()
-    key = request.app.state.settings.sendgrid_webhook_public_key
+    key = settings_of(request).sendgrid_webhook_public_key
     signature = request.headers.get(SENDGRID_SIGNATURE_HEADER)
     if not sendgrid_signature_valid(key, body, signature, request.headers.get(SENDGRID_TIMESTAMP_HEADER)):
         return _error(401, "invalid signature")
@@ -112,7 +113,7 @@ async def generic_receipt(request: Request) -> Response:
     """A receipt signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`;
     HMAC-SHA256 of `id.timestamp.body`; older or newer than 5 minutes is refused)."""
     body = await request.body()
-    secret = request.app.state.settings.generic_webhook_secret
+    secret = settings_of(request).generic_webhook_secret
     if not secret:
         return _error(401, "invalid signature")
     try:
@@ -129,19 +130,19 @@ async def generic_receipt(request: Request) -> Response:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process (with the lag of its receipts consumer)."""
-    await update_consumer_lag(request.app.state.runtime.broker)
+    await update_consumer_lag(runtime_of(request).broker)
     body, content_type = exposition()
     return Response(body, headers={"Content-Type": content_type})
 
 
 @router.get("/healthz")
 async def healthz(request: Request) -> Response:
-    status, body = liveness(request.app.state.runtime)
+    status, body = liveness(runtime_of(request))
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
     """200 while webhooks can be taken: the database answers and the receipts consumer has partitions."""
-    status, body = await readiness(request.app.state.runtime)
+    status, body = await readiness(runtime_of(request))
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")

@@ -17,13 +17,19 @@ from starlette.responses import HTMLResponse
 
 from delivery_receipts import repository
 from delivery_receipts.service import unsubscribe
+from delivery_receipts.state import runtime_of, settings_of
+from shared.domain import ChannelType
 from shared.unsubscribe import Unsubscription, verify_unsubscribe
 
 router = APIRouter()
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-CHANNEL_NAMES = {"email": "email", "sms": "text messages", "push": "push notifications"}
+CHANNEL_NAMES: dict[str, str] = {
+    ChannelType.EMAIL: "email",
+    ChannelType.SMS: "text messages",
+    ChannelType.PUSH: "push notifications",
+}
 
 
 def _page(status: int, title: str, text: str, form: bool = False) -> HTMLResponse:
@@ -46,7 +52,7 @@ def _invalid() -> HTMLResponse:
 
 
 def _target(request: Request) -> Unsubscription | None:
-    return verify_unsubscribe(request.app.state.settings.unsubscribe_secret, request.query_params.get("t", ""))
+    return verify_unsubscribe(settings_of(request).unsubscribe_secret, request.query_params.get("t", ""))
 
 
 def is_one_click(content_type: str, body: bytes) -> bool:
@@ -68,7 +74,7 @@ async def unsubscribe_page(request: Request) -> HTMLResponse:
     target = _target(request)
     if target is None:
         return _invalid()
-    async with request.app.state.runtime.pool.acquire() as conn:
+    async with runtime_of(request).pool.acquire() as conn:
         club = await repository.get_loyalty_club_name(conn, target.loyalty_club_id) or "this club"
     what = f"Stop marketing {CHANNEL_NAMES[target.channel]} from {club}?"
     return _page(200, "Unsubscribe", what, form=True)
@@ -82,5 +88,5 @@ async def unsubscribe_one_click(request: Request) -> HTMLResponse:
         return _invalid()
     if not is_one_click(request.headers.get("content-type", ""), await request.body()):
         return _page(400, "Not unsubscribed", "The request did not ask to unsubscribe (List-Unsubscribe=One-Click).")
-    await unsubscribe(request.app.state.runtime.pool, target)
+    await unsubscribe(runtime_of(request).pool, target)
     return _page(200, "Unsubscribed", f"You will get no more marketing {CHANNEL_NAMES[target.channel]} from us.")

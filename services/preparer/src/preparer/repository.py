@@ -1,18 +1,17 @@
 """SQL of the preparer: what a sending needs, its ranges, the audience read, dispatches written with COPY."""
 
 import itertools
-import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shared.db import Conn
 from shared.domain import INT64_MAX, INT64_MIN, DispatchId, SendingId
+from shared.preparation.planning import PlannedDispatch
 
 INLINE_RANGE = 0
-_DISPATCH_COLUMNS = (
-    "id", "sending_id", "loyalty_club_id", "recipient_key", "type", "content", "member_id", "msisdn", "email",
-    "app_token", "transmission_status", "error", "scheduled_at",
-)  # fmt: skip
+# A planned dispatch is COPYed between the ids the preparer adds and its sending's time.
+_DISPATCH_COLUMNS = ("id", "sending_id", "loyalty_club_id", *PlannedDispatch._fields, "scheduled_at")
 
 
 async def split_members(conn: Conn, lc_id: int, range_size: int) -> list[tuple[int, int]]:
@@ -43,21 +42,32 @@ async def create_ranges(conn: Conn, sending_id: SendingId, member_bounds: Sequen
     )
 
 
-async def get_ranges(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class PreparationRange:
+    """One range of a sending's recipients (0: the inline ones; 1..n: members by id), as committed."""
+
+    range_no: int
+    lo: int
+    hi: int
+    cursor: int  # the members up to here are prepared
+    done: bool
+
+
+async def get_ranges(conn: Conn, sending_id: SendingId) -> list[PreparationRange]:
     rows = await conn.fetch(
         "SELECT range_no, lo, hi, cursor, done FROM preparation_ranges WHERE sending_id = $1 ORDER BY range_no",
         sending_id,
     )
-    return [dict(r) for r in rows]
+    return [PreparationRange(*r) for r in rows]
 
 
-async def get_range(conn: Conn, sending_id: SendingId, range_no: int) -> dict[str, Any] | None:
+async def get_range(conn: Conn, sending_id: SendingId, range_no: int) -> PreparationRange | None:
     row = await conn.fetchrow(
         "SELECT range_no, lo, hi, cursor, done FROM preparation_ranges WHERE sending_id = $1 AND range_no = $2",
         sending_id,
         range_no,
     )
-    return dict(row) if row else None
+    return PreparationRange(*row) if row else None
 
 
 async def lock_preparing_sending(conn: Conn, sending_id: SendingId, exclusive: bool = False) -> bool:
@@ -66,7 +76,7 @@ async def lock_preparing_sending(conn: Conn, sending_id: SendingId, exclusive: b
     Chunks of several ranges share the lock, so they commit in parallel while a cancellation waits for them.
     """
     mode = "UPDATE" if exclusive else "SHARE"
-    status = await conn.fetchval(f"SELECT status FROM sendings WHERE id = $1 FOR {mode}", sending_id)
+    status = await conn.fetchval(f"SELECT status FROM sendings WHERE id = $1 FOR {mode}", sending_id)  # noqa: S608
     return bool(status == "preparing")
 
 
@@ -104,10 +114,7 @@ async def next_dispatch_ids(conn: Conn, count: int) -> list[int]:
     return ids
 
 
-_row_values = operator.itemgetter(*_DISPATCH_COLUMNS[3:-1])  # a planned row's values, in COPY order
-
-
-async def copy_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[DispatchId]:
+async def copy_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[PlannedDispatch]) -> list[DispatchId]:
     """COPY the chunk's rows straight into dispatches; returns the ids of those to transmit.
 
     A chunk is written once: its range's cursor moves in the same transaction, and the unique key
@@ -118,9 +125,9 @@ async def copy_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[di
     await conn.copy_records_to_table(
         "dispatches",
         columns=_DISPATCH_COLUMNS,
-        records=[(i, sending_id, lc_id, *_row_values(r), scheduled_at) for i, r in zip(ids, rows, strict=True)],
+        records=[(i, sending_id, lc_id, *r, scheduled_at) for i, r in zip(ids, rows, strict=True)],
     )
-    return [DispatchId(i) for i, r in zip(ids, rows, strict=True) if r["transmission_status"] == "scheduled"]
+    return [DispatchId(i) for i, r in zip(ids, rows, strict=True) if r.transmission_status == "scheduled"]
 
 
 async def insert_short_links(conn: Conn, sending_id: SendingId, links: Sequence[tuple[str, str, str | None]]) -> None:

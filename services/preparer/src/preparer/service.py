@@ -24,8 +24,9 @@ from faststream.kafka import KafkaBroker
 
 from preparer import repository
 from preparer.config import PreparerSettings
+from preparer.repository import PreparationRange
 from shared.db import Conn
-from shared.domain import MARKETING_SERVICES, DispatchId, SendingId
+from shared.domain import DispatchId, SendingId
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, PreparationRangeDue
 from shared.metrics import DISPATCHES_PREPARED
 from shared.preparation import repository as preparation_repository
@@ -53,8 +54,6 @@ async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -
     if sending is None or sending["status"] != "preparing":
         log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
         return None
-    if sending["marketing"] is None:  # the message did not say: its service decides
-        sending["marketing"] = sending["service"] in MARKETING_SERVICES
     channels = await preparation_repository.load_channels(conn, sending["message_id"])
     shortener = None
     if sending["shorten_urls"]:
@@ -89,7 +88,7 @@ async def start_preparation(
                 bounds = await repository.split_members(conn, sending["loyalty_club_id"], settings.preparer_range_size)
             await repository.create_ranges(conn, sending_id, bounds)
             ranges = await repository.get_ranges(conn, sending_id)
-        pending = [r["range_no"] for r in ranges if not r["done"]]
+        pending = [r.range_no for r in ranges if not r.done]
         # The inline recipients are prepared here, and so is the members' range when there is only one (a small
         # sending takes no extra hop); several ranges are all announced, to spread over the replicas.
         mine, others = (
@@ -110,11 +109,11 @@ async def prepare_range(
     async with pool.acquire() as conn:
         preparation = await _load(conn, sending_id, settings)
         range_ = await repository.get_range(conn, sending_id, range_no)
-        if preparation is None or range_ is None or range_["done"]:
+        if preparation is None or range_ is None or range_.done:
             return
         if range_no == repository.INLINE_RANGE:
             plan = await _plan_inline(conn, preparation)
-            if not await _commit_chunk(pool, broker, preparation, range_, range_["hi"], plan, last=True):
+            if not await _commit_chunk(pool, broker, preparation, range_, range_.cursor, range_.hi, plan, last=True):
                 return
         elif not await _prepare_members(pool, broker, conn, preparation, range_, settings.preparer_chunk_size):
             return
@@ -132,7 +131,7 @@ async def _prepare_members(
     broker: KafkaBroker,
     read_conn: Conn,
     preparation: Preparation,
-    range_: dict[str, Any],
+    range_: PreparationRange,
     chunk_size: int,
 ) -> bool:
     """Stream the range's audience members in chunks; False when the preparation stopped on the way."""
@@ -142,14 +141,15 @@ async def _prepare_members(
         read_conn,
         sending["loyalty_club_id"],
         sending["audience_conditions"],
-        range_["cursor"],
-        range_["hi"],
+        range_.cursor,
+        range_.hi,
         chunk_size,
     )
     # Three stages overlap: PostgreSQL reads the next chunk and writes the previous one while this one is
     # planned and rendered here. At most three chunks are in memory, whatever the audience size.
     reading: asyncio.Task[list[Mapping[str, Any]]] = asyncio.create_task(anext(chunks))
     writing: asyncio.Task[bool] | None = None
+    committed = range_.cursor  # where the range will stand once the chunk being written is committed
     try:
         while True:
             rows = await reading
@@ -158,10 +158,11 @@ async def _prepare_members(
                 reading = asyncio.create_task(anext(chunks))
             recipients = (Recipient(properties={}, member_id=m["id"], member=m) for m in rows if m["id"] not in skip)
             plan = plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
-            cursor = range_["hi"] if last else rows[-1]["id"]
+            cursor = range_.hi if last else rows[-1]["id"]
             if writing is not None and not await writing:
                 return False
-            writing = asyncio.create_task(_commit_chunk(pool, broker, preparation, range_, cursor, plan, last))
+            commit = _commit_chunk(pool, broker, preparation, range_, committed, cursor, plan, last)
+            writing, committed = asyncio.create_task(commit), cursor
             if last:
                 return await writing
     finally:
@@ -177,12 +178,14 @@ async def _commit_chunk(
     pool: asyncpg.Pool,
     broker: KafkaBroker,
     preparation: Preparation,
-    range_: dict[str, Any],
+    range_: PreparationRange,
+    start: int,
     cursor: int,
     plan: Plan,
     last: bool,
 ) -> bool:
-    """Write one chunk with its cursor and counts in one transaction, then announce it; False to stop."""
+    """Write one chunk (the range's members after `start` up to `cursor`) with its cursor and counts in one
+    transaction, then announce it; False to stop."""
     sending_id = preparation.sending["id"]
     async with UnitOfWork(pool, broker) as uow:
         conn = uow.conn
@@ -190,17 +193,14 @@ async def _commit_chunk(
             log.info("preparation_stopped", sending_id=sending_id, reason="no longer preparing")
             return False
         counts = (len(plan.rows), plan.unreachable, plan.suppressed)
-        if not await repository.advance_range(
-            conn, sending_id, range_["range_no"], range_["cursor"], cursor, last, counts
-        ):
-            log.info("preparation_stopped", sending_id=sending_id, reason="range taken over", range=range_["range_no"])
+        if not await repository.advance_range(conn, sending_id, range_.range_no, start, cursor, last, counts):
+            log.info("preparation_stopped", sending_id=sending_id, reason="range taken over", range=range_.range_no)
             return False
         new_ids = await repository.copy_dispatches(conn, preparation.sending, plan.rows) if plan.rows else []
         if preparation.shortener is not None:
             await repository.insert_short_links(conn, sending_id, preparation.shortener.take_links())
         uow.publish(*_announcements(sending_id, new_ids))
-    range_["cursor"] = cursor
-    for channel, count in Counter(row["type"] for row in plan.rows).items():
+    for channel, count in Counter(row.type for row in plan.rows).items():
         DISPATCHES_PREPARED.labels(channel).inc(count)
     return True
 

@@ -1,14 +1,40 @@
 """SQL of the transmitter: claim dispatches, record outcomes in bulk, move the sending along."""
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from shared.db import Conn
 from shared.domain import MARKETING_SERVICES, DispatchId, SendingId
 from transmitter.providers.base import SendResult
 
 
-async def get_sending_state(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class SendingState:
+    """What a batch needs to know of its sending."""
+
+    loyalty_club_id: int
+    status: str
+    priority: int | None
+    due: bool  # its scheduled time has come (a prescheduled sending is prepared early)
+    deleted: bool
+    marketing: bool
+    sms_sender: str | None
+
+
+class UnsentDispatch(NamedTuple):
+    """A dispatch of the batch never attempted: what its request is made of (a tuple: one per dispatch sent)."""
+
+    id: DispatchId
+    type: str
+    member_id: int | None
+    msisdn: str | None
+    email: str | None
+    app_token: str | None
+    content: dict[str, Any]  # present until the dispatch is cleaned, long after it was sent
+
+
+async def get_sending_state(conn: Conn, sending_id: SendingId) -> SendingState | None:
     row = await conn.fetchrow(
         "SELECT s.loyalty_club_id, s.status, s.priority, s.scheduled_at <= now() AS due, "
         "s.deleted_at IS NOT NULL AS deleted, "
@@ -18,7 +44,7 @@ async def get_sending_state(conn: Conn, sending_id: SendingId) -> dict[str, Any]
         sending_id,
         list(MARKETING_SERVICES),
     )
-    return dict(row) if row else None
+    return SendingState(**dict(row)) if row else None
 
 
 # Unsent and unclaimed, written as a CASE on purpose: the hot statements below find their rows by id only. Were the
@@ -31,7 +57,7 @@ UNSENT = "CASE WHEN transmission_status = 'scheduled' AND claimed_until IS NULL 
 async def fail_unsent(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId], error: str) -> int:
     """Dispatches of a sending that stopped (cancelled, failed) are never transmitted."""
     result: str = await conn.execute(
-        f"UPDATE dispatches SET transmission_status = 'failed', error = $3, updated_at = now() "
+        f"UPDATE dispatches SET transmission_status = 'failed', error = $3, updated_at = now() "  # noqa: S608
         f"WHERE id = ANY($2) AND {UNSENT}",
         sending_id,
         list(ids),
@@ -48,15 +74,15 @@ async def start_transmitting(conn: Conn, sending_id: SendingId) -> None:
     )
 
 
-async def get_unsent_dispatches(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId]) -> list[dict[str, Any]]:
+async def get_unsent_dispatches(conn: Conn, sending_id: SendingId, ids: Sequence[DispatchId]) -> list[UnsentDispatch]:
     """The batch's dispatches never attempted (or given back after a transient refusal): what is left to send."""
     rows = await conn.fetch(
-        f"SELECT id, type, member_id, msisdn, email, app_token, content FROM dispatches "
+        f"SELECT id, type, member_id, msisdn, email, app_token, content FROM dispatches "  # noqa: S608
         f"WHERE id = ANY($2) AND {UNSENT} ORDER BY id",
         sending_id,
         list(ids),
     )
-    return [dict(r) for r in rows]
+    return [UnsentDispatch(*r) for r in rows]
 
 
 async def claim_dispatches(conn: Conn, ids: Sequence[DispatchId], lease_seconds: float) -> set[DispatchId]:

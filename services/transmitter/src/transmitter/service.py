@@ -15,7 +15,7 @@ import structlog
 from faststream.kafka import KafkaBroker
 
 from shared.db import Conn
-from shared.domain import IDENTIFIER_BY_CHANNEL, DispatchId, SendingId, TransmissionStatus
+from shared.domain import IDENTIFIER_BY_CHANNEL, ChannelType, DispatchId, SendingId, TransmissionStatus
 from shared.events import DispatchTransmitted
 from shared.formats import utcnow
 from shared.kafka import Interrupted
@@ -28,6 +28,7 @@ from transmitter.departures import Departures
 from transmitter.outcomes import Outcomes
 from transmitter.pacing import Pacer
 from transmitter.providers.base import ChannelProviders, Outgoing, SendResult, TransientProviderError
+from transmitter.repository import SendingState, UnsentDispatch
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +63,7 @@ class Sender:
 
     def unsubscribe_link(self, lc_id: int, member_id: int | None, channel: str) -> str | None:
         """The signed link that withdraws a member's marketing consent for the channel (email only, for now)."""
-        if channel != "email" or member_id is None or not self.unsubscribe_url or not self.unsubscribe_secret:
+        if channel != ChannelType.EMAIL or member_id is None or not self.unsubscribe_url or not self.unsubscribe_secret:
             return None
         target = Unsubscription(lc_id, member_id, channel)
         return unsubscribe_link(self.unsubscribe_url, self.unsubscribe_secret, target)
@@ -155,16 +156,16 @@ def _failed(channel: str, provider: str, reason: str) -> Any:
     return DISPATCHES_FAILED.labels(channel, provider, reason)
 
 
-def _outgoing(row: dict[str, Any], state: dict[str, Any], sender: Sender) -> Outgoing:
+def _outgoing(row: UnsentDispatch, state: SendingState, sender: Sender) -> Outgoing:
     link = None
-    if state["marketing"]:  # inline recipients who are not members have no consent of ours to withdraw
-        link = sender.unsubscribe_link(state["loyalty_club_id"], row["member_id"], row["type"])
+    if state.marketing:  # inline recipients who are not members have no consent of ours to withdraw
+        link = sender.unsubscribe_link(state.loyalty_club_id, row.member_id, row.type)
     return Outgoing(
-        dispatch_id=row["id"],
-        channel=row["type"],
-        recipient=row[IDENTIFIER_BY_CHANNEL[row["type"]]],
-        content=row["content"],
-        sender=state["sms_sender"],
+        dispatch_id=row.id,
+        channel=row.type,
+        recipient=getattr(row, IDENTIFIER_BY_CHANNEL[row.type]),
+        content=row.content,
+        sender=state.sms_sender,
         unsubscribe_url=link,
     )
 
@@ -185,17 +186,17 @@ async def transmit_batch(
         state = await repository.get_sending_state(conn, sending_id)
         if state is None:
             return
-        structlog.contextvars.bind_contextvars(lc_id=state["loyalty_club_id"])
+        structlog.contextvars.bind_contextvars(lc_id=state.loyalty_club_id)
         if await _stopped(conn, state, sending_id, dispatch_ids):
             return
-        if not state["due"]:
+        if not state.due:
             return  # prepared early (prescheduled): the scheduler re-announces the batch once it is due
-        if state["status"] == "prepared":
+        if state.status == "prepared":
             await repository.start_transmitting(conn, sending_id)
         unsent = await repository.get_unsent_dispatches(conn, sending_id, dispatch_ids)
     messages = [_outgoing(row, state, sender) for row in unsent]
     departures.expect(m.dispatch_id for m in messages)
-    sent = await asyncio.gather(*(sender.send(m, state["priority"], departures) for m in messages))
+    sent = await asyncio.gather(*(sender.send(m, state.priority, departures) for m in messages))
     results = [r for r in sent if r is not None]
     await sender.outcomes.flush()
     async with UnitOfWork(pool, broker, atomic=False) as uow:  # the outcomes are recorded: announce them
@@ -225,9 +226,9 @@ def _transmitted_event(sending_id: SendingId, results: Sequence[SendResult]) -> 
     return DispatchTransmitted.model_validate({"sending_id": sending_id, "outcomes": outcomes})
 
 
-async def _stopped(conn: Conn, state: dict[str, Any], sending_id: SendingId, ids: Sequence[DispatchId]) -> bool:
+async def _stopped(conn: Conn, state: SendingState, sending_id: SendingId, ids: Sequence[DispatchId]) -> bool:
     """True when the sending was cancelled or failed; its unsent dispatches of the batch then fail, never sent."""
-    stopped = "cancelled" if state["deleted"] else STOPPED_STATUSES.get(state["status"])
+    stopped = "cancelled" if state.deleted else STOPPED_STATUSES.get(state.status)
     if stopped is None:
         return False
     failed = await repository.fail_unsent(conn, sending_id, ids, stopped)

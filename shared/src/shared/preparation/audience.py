@@ -2,8 +2,8 @@
 
 Every field becomes one jsonb expression (a property path, a member column as jsonb, or a consent's
 status), so every operator has one meaning whatever the field. Values are always parameters; only
-column names from MEMBER_COLUMNS are written into the SQL text. The semantics, which `evaluate`
-restates in Python for the tests:
+column names from MEMBER_FIELDS are written into the SQL text. The semantics, which the tests'
+oracle (`tests/audience_oracle.py`) restates in Python:
 - match: strings equal ignoring case; other values equal as JSON. not_match is its negation (a
   missing field does not match).
 - contains, starts_with: strings only, ignoring case. in: match against any listed value.
@@ -14,11 +14,12 @@ restates in Python for the tests:
 jsonb parameters are passed as Python values: the services' pools encode them with the orjson codec.
 """
 
-from collections.abc import Callable
 from typing import Any
 
-MEMBER_COLUMNS = ("id", "msisdn", "email", "app_token", "app_platform", "sms_status", "email_status", "push_status")
+from shared.preparation.grammar import MEMBER_FIELDS, ORDER_OPERATORS
+
 ORDER_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+assert set(ORDER_SQL) == ORDER_OPERATORS
 
 
 class UnknownCondition(ValueError):
@@ -43,7 +44,7 @@ def _field(condition: dict[str, Any], params: _Params) -> str:
     field = str(condition["field"])
     if condition["condition_group"] == "member_properties":
         return f"(m.properties #> {params.add(field.split('.'))}::text[])"
-    if field in MEMBER_COLUMNS:
+    if field in MEMBER_FIELDS:
         return f"to_jsonb(m.{field})"
     if field.startswith("consents."):
         return f"(m.consents #> {params.add([field.removeprefix('consents.'), 'status'])}::text[])"
@@ -97,65 +98,3 @@ def compile_conditions(conditions: list[dict[str, Any]], first_param: int = 0) -
     params = _Params(first_param)
     sql = " AND ".join(_compile_one(c, params) for c in conditions) or "true"
     return sql, params.values
-
-
-def _value_of(condition: dict[str, Any], member: dict[str, Any]) -> Any:
-    field = str(condition["field"])
-    if condition["condition_group"] == "member_properties":
-        current: Any = member.get("properties") or {}
-        path = field.split(".")
-    elif field.startswith("consents."):
-        current, path = member.get("consents") or {}, [field.removeprefix("consents."), "status"]
-    else:
-        return member.get(field)
-    for key in path:
-        if not isinstance(current, dict) or key not in current:
-            return None
-        current = current[key]
-    return current
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, str) and isinstance(b, str):
-        return a.lower() == b.lower()
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return bool(a == b) and not isinstance(a, str) and not isinstance(b, str)
-
-
-def evaluate(conditions: list[dict[str, Any]], member: dict[str, Any]) -> bool:
-    """The same conditions evaluated in Python over one member (the tests' reference)."""
-    return all(_evaluate_one(c, member) for c in conditions)
-
-
-def _evaluate_one(condition: dict[str, Any], member: dict[str, Any]) -> bool:
-    operator = condition["operator"]
-    if operator == "or":
-        return any(_evaluate_one(c, member) for c in condition["conditions"])
-    value = _value_of(condition, member)
-    wanted: Any = condition.get("value")
-    is_text = isinstance(value, str)
-    checks: dict[str, Callable[[], bool]] = {
-        "match": lambda: value is not None and _same(value, wanted),
-        "not_match": lambda: not (value is not None and _same(value, wanted)),
-        "contains": lambda: is_text and str(wanted).lower() in value.lower(),
-        "starts_with": lambda: is_text and value.lower().startswith(str(wanted).lower()),
-        "in": lambda: value is not None and any(_same(value, w) for w in wanted),
-        "any": lambda: isinstance(value, list) and any(w in value for w in wanted),
-        "all": lambda: isinstance(value, list) and all(w in value for w in wanted),
-        "exists": lambda: value is not None,
-        "not_exists": lambda: value is None,
-    }
-    if operator in ORDER_SQL:
-        return _order(operator, value, wanted)
-    return bool(checks[operator]())
-
-
-def _order(operator: str, value: Any, wanted: Any) -> bool:
-    numeric = isinstance(wanted, int | float) and not isinstance(wanted, bool)
-    if numeric and not (isinstance(value, int | float) and not isinstance(value, bool)):
-        return False
-    if not numeric and not isinstance(value, str):
-        return False
-    left, right = (value, wanted) if numeric else (str(value), str(wanted))
-    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[operator]

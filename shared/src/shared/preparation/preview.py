@@ -10,13 +10,16 @@ from typing import Any
 
 from shared.config import ServiceSettings
 from shared.db import Conn
-from shared.domain import INT64_MAX, INT64_MIN, MARKETING_SERVICES, SendingId
+from shared.domain import INT64_MAX, INT64_MIN, SendingId
 from shared.preparation import repository
 from shared.preparation.planning import Plan, Recipient, plan_dispatches
 from shared.preparation.shortener import Shortener
 
 SAMPLES = 3
 CHUNK_SIZE = 5000
+
+
+SAMPLE_FIELDS = ("type", "member_id", "msisdn", "email", "app_token", "content", "error")
 
 
 @dataclass
@@ -31,9 +34,11 @@ class Preview:
         self.recipients += recipients
         self.unreachable += plan.unreachable
         self.suppressed.update(plan.suppressed_by_channel)
-        self.dispatches.update(r["type"] for r in plan.rows)
+        self.dispatches.update(r.type for r in plan.rows)
         for row in plan.rows[: SAMPLES - len(self.samples)]:
-            sample = {k: row[k] for k in ("type", "member_id", "msisdn", "email", "app_token", "content", "error")}
+            sample = {
+                k: getattr(row, k) for k in ("type", "member_id", "msisdn", "email", "app_token", "content", "error")
+            }
             self.samples.append(sample)
 
     def view(self, channel_types: list[str], settings: ServiceSettings) -> dict[str, Any]:
@@ -55,8 +60,6 @@ async def preview_sending(conn: Conn, sending_id: SendingId, settings: ServiceSe
     """Plan a sending stored in the caller's (uncommitted) transaction: counts per channel and samples."""
     sending = await repository.get_sending_to_prepare(conn, sending_id)
     assert sending is not None
-    if sending["marketing"] is None:
-        sending["marketing"] = sending["service"] in MARKETING_SERVICES
     channels = await repository.load_channels(conn, sending["message_id"])
     shortener = None
     if sending["shorten_urls"]:

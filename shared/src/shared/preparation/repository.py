@@ -5,7 +5,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 from shared.db import Conn
-from shared.domain import SendingId
+from shared.domain import MARKETING_SERVICES, SendingId
 from shared.email_address import from_header
 from shared.preparation.audience import compile_conditions
 from shared.preparation.planning import Channel, Recipient
@@ -20,13 +20,17 @@ MEMBER_COLUMNS = (
 
 
 async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
+    """The sending with what its preparation needs of its message; a message that did not say whether it is
+    marketing is so when its service is (spec §1.2)."""
     row = await conn.fetchrow(
         "SELECT s.id, s.loyalty_club_id, s.message_id, s.status, s.properties, s.channels_preference, "
-        "s.scheduled_at, m.name AS message_name, m.service, m.marketing, m.shorten_urls, m.track_in_shortener, "
+        "s.scheduled_at, m.name AS message_name, m.service, coalesce(m.marketing, m.service = ANY($2)) AS marketing, "
+        "m.shorten_urls, m.track_in_shortener, "
         "a.conditions AS audience_conditions "
         "FROM sendings s JOIN messages m ON m.id = s.message_id LEFT JOIN audiences a ON a.id = s.audience_id "
         "WHERE s.id = $1",
         sending_id,
+        list(MARKETING_SERVICES),
     )
     return dict(row) if row else None
 
@@ -62,7 +66,7 @@ async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[
 
 async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2) AND deleted_at IS NULL",
+        f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2) AND deleted_at IS NULL",  # noqa: S608
         lc_id,
         list(member_ids),
     )
@@ -74,7 +78,7 @@ def audience_query(conditions: list[dict[str, Any]]) -> tuple[str, list[Any]]:
     after $1 (the LC), $2 and $3."""
     condition, params = compile_conditions(conditions, first_param=3)
     query = (
-        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND m.deleted_at IS NULL "
+        f"SELECT {MEMBER_COLUMNS} FROM members m WHERE m.loyalty_club_id = $1 AND m.deleted_at IS NULL "  # noqa: S608
         f"AND m.id > $2 AND m.id <= $3 AND {condition} ORDER BY m.id"
     )
     return query, params

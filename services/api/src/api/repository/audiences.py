@@ -10,16 +10,19 @@ COLUMNS = "id, name, conditions, inline, created_at, updated_at"
 
 async def list_audiences(conn: Conn, lc_id: LoyaltyClubId, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     condition = "loyalty_club_id = $1 AND deleted_at IS NULL AND NOT inline"
-    total: int = await conn.fetchval(f"SELECT count(*) FROM audiences WHERE {condition}", lc_id)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM audiences WHERE {condition}", lc_id)  # noqa: S608
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM audiences WHERE {condition} ORDER BY id LIMIT $2 OFFSET $3", lc_id, limit, offset
+        f"SELECT {COLUMNS} FROM audiences WHERE {condition} ORDER BY id LIMIT $2 OFFSET $3",  # noqa: S608
+        lc_id,
+        limit,
+        offset,
     )
     return [dict(r) for r in rows], total
 
 
 async def get_audience(conn: Conn, lc_id: LoyaltyClubId, audience_id: int, lock: bool = False) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM audiences WHERE id = $1 AND loyalty_club_id = $2 AND deleted_at IS NULL"
+        f"SELECT {COLUMNS} FROM audiences WHERE id = $1 AND loyalty_club_id = $2 AND deleted_at IS NULL"  # noqa: S608
         + (" FOR UPDATE" if lock else ""),
         audience_id,
         lc_id,

@@ -1,11 +1,18 @@
 """SQL of API clients as requests see them: who is calling, for which LC, with which permits."""
 
-from typing import Any
+from typing import NamedTuple
 
 from shared.db import Conn
 
 
-async def find_caller(conn: Conn, lc_slug: str, token_hash: bytes) -> dict[str, Any] | None:
+class CallerRow(NamedTuple):
+    lc_id: int
+    client_id: int | None  # None: no such client, or it was revoked
+    permits: list[str] | None
+    allowed: bool | None  # whether the client may act for this LC
+
+
+async def find_caller(conn: Conn, lc_slug: str, token_hash: bytes) -> CallerRow | None:
     """The LC of `lc_slug` (None when unknown) with the client of the token if it is not revoked: `client_id`
     None when no such client, `allowed` whether that client may act for this LC, and its `permits`."""
     row = await conn.fetchrow(
@@ -15,4 +22,4 @@ async def find_caller(conn: Conn, lc_slug: str, token_hash: bytes) -> dict[str, 
         lc_slug,
         token_hash,
     )
-    return dict(row) if row is not None else None
+    return CallerRow(*row) if row is not None else None

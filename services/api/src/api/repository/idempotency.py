@@ -1,11 +1,20 @@
 """SQL of idempotency keys: a request owns its key for the length of its transaction, and its answer is kept."""
 
-from typing import Any
+from typing import NamedTuple
 
 from shared.db import Conn
 
 
-async def claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes, wait_seconds: float) -> dict[str, Any] | None:
+class StoredAnswer(NamedTuple):
+    """The request that owned a key: its fingerprint, and its answer once it completed."""
+
+    fingerprint: bytes
+    status: int | None
+    content_type: str | None
+    body: bytes | None
+
+
+async def claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes, wait_seconds: float) -> StoredAnswer | None:
     """None when this request now owns the key (in the caller's transaction); else the row of the request that
     owned it. While another transaction holds the key, this waits for its end, `wait_seconds` at most."""
     await conn.execute(f"SET LOCAL lock_timeout = '{float(wait_seconds)}s'")
@@ -27,7 +36,7 @@ async def claim(conn: Conn, owner: bytes, key: str, fingerprint: bytes, wait_sec
         owner,
         key,
     )
-    return dict(row) if row else None
+    return StoredAnswer(*row) if row else None
 
 
 async def store_answer(conn: Conn, owner: bytes, key: str, status: int, content_type: str, body: bytes) -> None:

@@ -34,7 +34,7 @@ def upsert_from(source: str) -> str:
             updated_at = now(), deleted_at = NULL
         WHERE (members.source_updated_at IS NULL OR members.source_updated_at <= excluded.source_updated_at)
           AND (members.deleted_at IS NULL OR members.deleted_at < excluded.source_updated_at)
-    """
+    """  # noqa: S608
 
 
 UPSERT_FROM_ARRAYS = upsert_from(

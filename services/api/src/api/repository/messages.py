@@ -146,16 +146,16 @@ async def list_messages(
         args.append(_like(filters["search"]))
         n = len(args)
         where.append(
-            f"(m.name ILIKE ${n} OR EXISTS (SELECT 1 FROM channels c JOIN templates t ON t.id = c.template_id "
+            f"(m.name ILIKE ${n} OR EXISTS (SELECT 1 FROM channels c JOIN templates t ON t.id = c.template_id "  # noqa: S608
             f"WHERE c.message_id = m.id AND (t.content->>'subject' ILIKE ${n} OR t.content->>'body' ILIKE ${n})))"
         )
     condition = " AND ".join(where)
     direction = "DESC" if filters.get("sort_direction") == "desc" else "ASC"
     nulls = {"first": " NULLS FIRST", "last": " NULLS LAST"}.get(filters.get("null_position") or "", "")
     order = f"{SORT_COLUMNS[filters.get('sort_by') or 'created_at']} {direction}{nulls}, m.id {direction}"
-    total: int = await conn.fetchval(f"SELECT count(*) FROM messages m WHERE {condition}", *args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM messages m WHERE {condition}", *args)  # noqa: S608
     rows = await conn.fetch(
-        f"SELECT m.* FROM messages m WHERE {condition} ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        f"SELECT m.* FROM messages m WHERE {condition} ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",  # noqa: S608
         *args,
         limit,
         offset,
@@ -171,7 +171,7 @@ async def update_message(conn: Conn, message_id: MessageId, fields: dict[str, An
     columns = [c for c in MESSAGE_COLUMNS if c in fields]
     assignments = "".join(f"{c} = ${i + 2}, " for i, c in enumerate(columns))
     await conn.execute(
-        f"UPDATE messages SET {assignments}updated_at = now() WHERE id = $1",
+        f"UPDATE messages SET {assignments}updated_at = now() WHERE id = $1",  # noqa: S608
         message_id,
         *(fields[c] for c in columns),
     )
@@ -221,7 +221,7 @@ async def soft_delete_message(conn: Conn, message_id: MessageId) -> list[int]:
 async def get_overview(conn: Conn, lc_id: LoyaltyClubId, service: str) -> dict[str, Any]:
     """Messages per aggregated status, and dispatches per transmission and delivery status, of the service."""
     by_status = await conn.fetch(
-        f"SELECT {AGGREGATED_STATUS_SQL} AS status, count(*) AS n FROM messages m "
+        f"SELECT {AGGREGATED_STATUS_SQL} AS status, count(*) AS n FROM messages m "  # noqa: S608
         "WHERE m.loyalty_club_id = $1 AND m.service = $2 AND m.deleted_at IS NULL GROUP BY 1",
         lc_id,
         service,

@@ -72,7 +72,7 @@ async def update_sending(conn: Conn, sending_id: SendingId, fields: dict[str, An
     columns = [c for c in UPDATABLE_COLUMNS if c in fields]
     assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
     await conn.execute(
-        f"UPDATE sendings SET {assignments}, status_changed_at = CASE WHEN status <> ${len(columns) + 2} "
+        f"UPDATE sendings SET {assignments}, status_changed_at = CASE WHEN status <> ${len(columns) + 2} "  # noqa: S608
         f"THEN now() ELSE status_changed_at END, updated_at = now() WHERE id = $1",
         sending_id,
         *(fields[c] for c in columns),
@@ -101,7 +101,7 @@ async def get_sending(
 ) -> dict[str, Any] | None:
     """A live sending of a live message of this LC and service (locked for update when asked)."""
     row = await conn.fetchrow(
-        "SELECT s.* FROM sendings s JOIN messages m ON m.id = s.message_id "
+        "SELECT s.* FROM sendings s JOIN messages m ON m.id = s.message_id "  # noqa: S608
         "WHERE s.id = $1 AND s.loyalty_club_id = $2 AND m.service = $3 "
         "AND s.deleted_at IS NULL AND m.deleted_at IS NULL" + (" FOR UPDATE OF s" if lock else ""),
         sending_id,
@@ -174,9 +174,9 @@ async def list_sending_dispatches(
             args.append(filters[column])
             where.append(f"{column} = ${len(args)}")
     condition = " AND ".join(where)
-    total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches WHERE {condition}", *args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches WHERE {condition}", *args)  # noqa: S608
     rows = await conn.fetch(
-        f"SELECT * FROM dispatches WHERE {condition} ORDER BY id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        f"SELECT * FROM dispatches WHERE {condition} ORDER BY id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",  # noqa: S608
         *args,
         limit,
         offset,

@@ -65,9 +65,9 @@ async def member_history(
 ) -> tuple[list[dict[str, Any]], int]:
     """A member's dispatches in the LC, newest first, with what their channel sent them as."""
     condition = "d.loyalty_club_id = $1 AND d.member_id = $2 AND ($3::text[] IS NULL OR d.type = ANY($3))"
-    total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches d WHERE {condition}", lc_id, member_id, types)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches d WHERE {condition}", lc_id, member_id, types)  # noqa: S608
     rows = await conn.fetch(
-        "SELECT d.*, s.message_id, c.sender, c.from_name, c.from_email FROM dispatches d "
+        "SELECT d.*, s.message_id, c.sender, c.from_name, c.from_email FROM dispatches d "  # noqa: S608
         "JOIN sendings s ON s.id = d.sending_id "
         "LEFT JOIN channels c ON c.message_id = s.message_id AND c.type = d.type "
         f"WHERE {condition} ORDER BY d.created_at DESC, d.id DESC LIMIT $4 OFFSET $5",

@@ -23,7 +23,9 @@ def _like(text: str) -> str:
 async def get_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int, lock: Lock = "") -> dict[str, Any] | None:
     """A live standalone template of the LC; `lock` holds its row until the transaction ends."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM templates t WHERE {_VISIBLE} AND t.id = $2 {lock}", lc_id, template_id
+        f"SELECT {_COLUMNS} FROM templates t WHERE {_VISIBLE} AND t.id = $2 {lock}",  # noqa: S608
+        lc_id,
+        template_id,
     )
     return dict(row) if row else None
 
@@ -44,13 +46,13 @@ async def list_templates(
         args.append(_like(filters["search"]))
         n = len(args)
         where.append(
-            f"(t.name ILIKE ${n} OR EXISTS (SELECT 1 FROM jsonb_each(t.content) e "
+            f"(t.name ILIKE ${n} OR EXISTS (SELECT 1 FROM jsonb_each(t.content) e "  # noqa: S608
             f"WHERE jsonb_typeof(e.value) = 'string' AND e.value #>> '{{}}' ILIKE ${n}))"
         )
     condition = " AND ".join(where)
-    total: int = await conn.fetchval(f"SELECT count(*) FROM templates t WHERE {condition}", *args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM templates t WHERE {condition}", *args)  # noqa: S608
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM templates t WHERE {condition} ORDER BY t.id "
+        f"SELECT {_COLUMNS} FROM templates t WHERE {condition} ORDER BY t.id "  # noqa: S608
         f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
         *args,
         limit,
@@ -91,7 +93,8 @@ async def update_template(conn: Conn, template_id: int, fields: dict[str, Any]) 
 async def soft_delete_template(conn: Conn, template_id: int) -> dict[str, Any]:
     """Mark the template deleted; returns it as it was stored."""
     row = await conn.fetchrow(
-        f"UPDATE templates t SET deleted_at = now() WHERE t.id = $1 RETURNING {_COLUMNS}", template_id
+        f"UPDATE templates t SET deleted_at = now() WHERE t.id = $1 RETURNING {_COLUMNS}",  # noqa: S608
+        template_id,
     )
     assert row is not None
     return dict(row)
@@ -100,7 +103,8 @@ async def soft_delete_template(conn: Conn, template_id: int) -> dict[str, Any]:
 async def get_wrapped_types(conn: Conn, wrapper_id: int) -> list[str]:
     """The distinct types of the live templates (standalone or of live messages) wrapped by this one."""
     rows = await conn.fetch(
-        f"SELECT DISTINCT t.type FROM templates t WHERE t.wrapper_id = $1 AND {_LIVE} ORDER BY 1", wrapper_id
+        f"SELECT DISTINCT t.type FROM templates t WHERE t.wrapper_id = $1 AND {_LIVE} ORDER BY 1",  # noqa: S608
+        wrapper_id,
     )
     return [r["type"] for r in rows]
 
@@ -108,7 +112,7 @@ async def get_wrapped_types(conn: Conn, wrapper_id: int) -> list[str]:
 async def list_bee_tags(conn: Conn, lc_id: LoyaltyClubId) -> list[str]:
     """Every tag of the LC's live bee templates, once each, sorted."""
     rows = await conn.fetch(
-        f"SELECT DISTINCT tag FROM templates t, unnest(t.tags) AS tag WHERE {_VISIBLE} AND t.type = 'bee_email' "
+        f"SELECT DISTINCT tag FROM templates t, unnest(t.tags) AS tag WHERE {_VISIBLE} AND t.type = 'bee_email' "  # noqa: S608
         "ORDER BY tag",
         lc_id,
     )

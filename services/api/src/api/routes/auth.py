@@ -39,12 +39,12 @@ async def authenticate(request: Request, conn: Conn) -> Caller:
     row = await clients.find_caller(conn, slug, hash_token(token))
     if row is None:
         raise InvalidHeader(f"Unknown loyalty club {slug!r} in X-Loyalty-Club-Slug")
-    if row["client_id"] is None or not row["allowed"]:
+    if row.client_id is None or not row.allowed:
         raise Unauthenticated("Invalid API token for this loyalty club")
-    permits = frozenset(normalize_permit(p) for p in row["permits"])
+    permits = frozenset(normalize_permit(p) for p in row.permits or ())
     # Each request runs in its own task, so this binding stays with this request's log lines.
-    structlog.contextvars.bind_contextvars(lc=slug, lc_id=row["lc_id"], client_id=row["client_id"])
-    return Caller(client_id=row["client_id"], lc_id=LoyaltyClubId(row["lc_id"]), lc_slug=slug, permits=permits)
+    structlog.contextvars.bind_contextvars(lc=slug, lc_id=row.lc_id, client_id=row.client_id)
+    return Caller(client_id=row.client_id, lc_id=LoyaltyClubId(row.lc_id), lc_slug=slug, permits=permits)
 
 
 def require(permit: str) -> Callable[[Request, Conn], Awaitable[Caller]]:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api import permits
+from api.bodies import BulkResults
 from api.http import JsonResponse
 from api.routes.auth import require
 from api.routes.deps import Conn
@@ -15,7 +16,7 @@ from api.tokens import Caller
 router = APIRouter(prefix="/v1/messages", tags=["bulks"])
 
 
-@router.post("/bulks")
+@router.post("/bulks", response_model=BulkResults)
 async def bulk_operations(
     body: BulkRequest, conn: Conn, caller: Annotated[Caller, Depends(require(permits.BULKS_PROCESS))]
 ) -> JsonResponse:

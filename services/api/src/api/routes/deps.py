@@ -1,7 +1,7 @@
 """Dependencies the routes share: a pooled connection, pagination parameters, the `{service_name}` segment."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, cast
 
 import asyncpg
 from fastapi import Depends, Path, Query, Request
@@ -10,6 +10,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from api.middleware import REQUEST_CONNECTION
 from api.permits import SERVICES
 from shared.domain import INT64_MAX
+from shared.runtime import Runtime
 
 
 class ServiceNameConvertor(Convertor[str]):
@@ -30,6 +31,12 @@ register_url_convertor("service", ServiceNameConvertor())
 MAX_PER_PAGE = 100
 
 
+def runtime_of(request: Request) -> Runtime:
+    """The process's runtime (pool, broker, settings), which the app's lifespan opened."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """A connection from the service's pool for the length of one request; for a request with an Idempotency-Key,
     the connection whose transaction holds the key (what the request writes commits with its answer)."""
@@ -37,8 +44,8 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     if shared is not None:
         yield shared
         return
-    async with request.app.state.runtime.pool.acquire() as conn:
-        yield conn
+    async with runtime_of(request).pool.acquire() as conn:
+        yield cast(asyncpg.Connection, conn)  # the pool's proxy stands for the connection it holds
 
 
 Conn = Annotated[asyncpg.Connection, Depends(connection)]

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api import permits
+from api.bodies import MessageEnvelope, MessageList, OverviewEnvelope, SendingList
 from api.http import JsonResponse
 from api.routes.auth import require
 from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
@@ -16,7 +17,7 @@ from api.tokens import Caller, service_of
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
 
-@router.post("/{service_name:service}", status_code=201)
+@router.post("/{service_name:service}", status_code=201, response_model=MessageEnvelope)
 async def create_message(
     service_name: str,
     body: CreateMessageRequest,
@@ -28,7 +29,7 @@ async def create_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.get("/{service_name:service}")
+@router.get("/{service_name:service}", response_model=MessageList)
 async def list_messages(
     service_name: str,
     conn: Conn,
@@ -52,7 +53,7 @@ async def list_messages(
     return JsonResponse(page)
 
 
-@router.get("/{service_name:service}/overview")
+@router.get("/{service_name:service}/overview", response_model=OverviewEnvelope)
 async def messages_overview(
     service_name: str, conn: Conn, caller: Annotated[Caller, Depends(require(permits.MESSAGES_LIST))]
 ) -> JsonResponse:
@@ -60,7 +61,7 @@ async def messages_overview(
     return JsonResponse({"overview": await service.overview(conn, caller, service_of(caller, service_name))})
 
 
-@router.get("/{service_name:service}/{message_id:int}")
+@router.get("/{service_name:service}/{message_id:int}", response_model=MessageEnvelope)
 async def show_message(
     service_name: str,
     message_id: Id,
@@ -72,7 +73,7 @@ async def show_message(
     return JsonResponse({"message": message})
 
 
-@router.put("/{service_name:service}/{message_id:int}")
+@router.put("/{service_name:service}/{message_id:int}", response_model=MessageEnvelope)
 async def update_message(
     service_name: str,
     message_id: Id,
@@ -85,7 +86,7 @@ async def update_message(
     return JsonResponse({"message": message})
 
 
-@router.put("/{service_name:service}/{message_id:int}/duplicate", status_code=201)
+@router.put("/{service_name:service}/{message_id:int}/duplicate", status_code=201, response_model=MessageEnvelope)
 async def duplicate_message(
     service_name: str,
     message_id: Id,
@@ -97,7 +98,7 @@ async def duplicate_message(
     return JsonResponse({"message": message}, status_code=201)
 
 
-@router.delete("/{service_name:service}/{message_id:int}")
+@router.delete("/{service_name:service}/{message_id:int}", response_model=MessageEnvelope)
 async def delete_message(
     service_name: str,
     message_id: Id,
@@ -109,7 +110,7 @@ async def delete_message(
     return JsonResponse({"message": message})
 
 
-@router.get("/{service_name:service}/{message_id:int}/sendings")
+@router.get("/{service_name:service}/{message_id:int}/sendings", response_model=SendingList)
 async def list_message_sendings(
     service_name: str,
     message_id: Id,

@@ -5,9 +5,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from api import permits
+from api.bodies import DispatchList, DispatchMemberList, PreviewEnvelope, SendingEnvelope
 from api.http import JsonResponse
 from api.routes.auth import require
-from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage
+from api.routes.deps import Conn, Id, OptionalBigint, PageNo, PerPage, runtime_of
 from api.schemas import CreateSendingRequest, UpdateSendingRequest, one_of
 from api.service import sendings as service
 from api.tokens import Caller, service_of
@@ -17,7 +18,7 @@ SendingsGet = Annotated[Caller, Depends(require(permits.SENDINGS_GET))]
 SendingsUpdate = Annotated[Caller, Depends(require(permits.SENDINGS_UPDATE))]
 
 
-@router.post("/{service_name:service}/{message_id:int}/sendings", status_code=201)
+@router.post("/{service_name:service}/{message_id:int}/sendings", status_code=201, response_model=SendingEnvelope)
 async def create_sending(
     service_name: str,
     message_id: Id,
@@ -30,7 +31,7 @@ async def create_sending(
     return JsonResponse({"sending": sending}, status_code=201)
 
 
-@router.post("/{service_name:service}/{message_id:int}/sendings/preview")
+@router.post("/{service_name:service}/{message_id:int}/sendings/preview", response_model=PreviewEnvelope)
 async def preview_sending(
     service_name: str,
     message_id: Id,
@@ -40,21 +41,21 @@ async def preview_sending(
     caller: Annotated[Caller, Depends(require(permits.SENDINGS_CREATE))],
 ) -> JsonResponse:
     """Preview Sending: the same body as Create; counts per channel, samples and a duration; stores nothing."""
-    settings = request.app.state.runtime.settings
+    settings = runtime_of(request).settings
     preview = await service.preview_sending(
         conn, caller, service_of(caller, service_name), message_id, body.sending, settings
     )
     return JsonResponse({"preview": preview})
 
 
-@router.get("/{service_name:service}/sendings/{sending_id:int}")
+@router.get("/{service_name:service}/sendings/{sending_id:int}", response_model=SendingEnvelope)
 async def show_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsGet) -> JsonResponse:
     """Show Sending, with its dispatch ledger in `stats`."""
     sending = await service.show_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
 
 
-@router.put("/{service_name:service}/sendings/{sending_id:int}")
+@router.put("/{service_name:service}/sendings/{sending_id:int}", response_model=SendingEnvelope)
 async def update_sending(
     service_name: str, sending_id: Id, body: UpdateSendingRequest, conn: Conn, caller: SendingsUpdate
 ) -> JsonResponse:
@@ -63,14 +64,14 @@ async def update_sending(
     return JsonResponse({"sending": sending})
 
 
-@router.put("/{service_name:service}/sendings/{sending_id:int}/cancel")
+@router.put("/{service_name:service}/sendings/{sending_id:int}/cancel", response_model=SendingEnvelope)
 async def cancel_sending(service_name: str, sending_id: Id, conn: Conn, caller: SendingsUpdate) -> JsonResponse:
     """Cancel Sending: scheduled or executing ones (405 otherwise)."""
     sending = await service.cancel_sending(conn, caller, service_of(caller, service_name), sending_id)
     return JsonResponse({"sending": sending})
 
 
-@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches")
+@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches", response_model=DispatchList)
 async def list_sending_dispatches(
     service_name: str,
     sending_id: Id,
@@ -96,7 +97,7 @@ async def list_sending_dispatches(
     return JsonResponse(page)
 
 
-@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches/members")
+@router.get("/{service_name:service}/sendings/{sending_id:int}/dispatches/members", response_model=DispatchMemberList)
 async def list_sending_members(
     service_name: str,
     sending_id: Id,

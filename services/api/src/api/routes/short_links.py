@@ -5,6 +5,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.http import JsonResponse
 from api.repository import short_links
+from api.routes.deps import runtime_of
 
 router = APIRouter(tags=["short links"])
 MAX_CODE_LENGTH = 32
@@ -15,7 +16,7 @@ async def follow_short_link(request: Request, code: str) -> Response:
     """302 to the link's URL; a link made per recipient (`track_in_shortener`) counts the click. 404 if unknown."""
     if len(code) > MAX_CODE_LENGTH:
         return JsonResponse({"error": "Not Found"}, status_code=404)
-    async with request.app.state.runtime.pool.acquire() as conn:
+    async with runtime_of(request).pool.acquire() as conn:
         url = await short_links.follow(conn, code)
     if url is None:
         return JsonResponse({"error": "Not Found"}, status_code=404)

@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query
 
 from api import permits
+from api.bodies import BeeTemplateEnvelope, BeeTemplateList, TagList, TemplateEnvelope, TemplateList
 from api.http import JsonResponse
 from api.routes.auth import require
 from api.routes.deps import Id, PageNo, PerPage, connection
@@ -21,7 +22,7 @@ Conn = Annotated[asyncpg.Connection, Depends(connection)]
 TypeFilter = Annotated[service.TemplateType | None, Query(alias="type")]
 
 
-@router.get("/templates")
+@router.get("/templates", response_model=TemplateList)
 async def list_templates(
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.TEMPLATES_LIST))],
@@ -35,7 +36,7 @@ async def list_templates(
     return JsonResponse(await service.list_templates(conn, caller.lc_id, filters, per_page, page_no))
 
 
-@router.post("/templates", status_code=201)
+@router.post("/templates", status_code=201, response_model=TemplateEnvelope)
 async def create_template(
     body: service.CreateTemplateRequest,
     conn: Conn,
@@ -46,7 +47,7 @@ async def create_template(
     return JsonResponse({"template": template}, status_code=201)
 
 
-@router.get("/templates/{template_id:int}")
+@router.get("/templates/{template_id:int}", response_model=TemplateEnvelope)
 async def show_template(
     template_id: Id, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
 ) -> JsonResponse:
@@ -54,7 +55,7 @@ async def show_template(
     return JsonResponse({"template": await service.show_template(conn, caller.lc_id, template_id)})
 
 
-@router.put("/templates/{template_id:int}")
+@router.put("/templates/{template_id:int}", response_model=TemplateEnvelope)
 async def update_template(
     template_id: Id,
     body: service.UpdateTemplateRequest,
@@ -66,7 +67,7 @@ async def update_template(
     return JsonResponse({"template": template})
 
 
-@router.delete("/templates/{template_id:int}")
+@router.delete("/templates/{template_id:int}", response_model=TemplateEnvelope)
 async def destroy_template(
     template_id: Id, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_DESTROY))]
 ) -> JsonResponse:
@@ -74,7 +75,7 @@ async def destroy_template(
     return JsonResponse({"template": await service.destroy_template(conn, caller.lc_id, template_id)})
 
 
-@router.get("/bee_templates")
+@router.get("/bee_templates", response_model=BeeTemplateList)
 async def list_bee_templates(
     conn: Conn,
     caller: Annotated[Caller, Depends(require(permits.TEMPLATES_LIST))],
@@ -88,7 +89,7 @@ async def list_bee_templates(
     return JsonResponse(await service.list_bee_templates(conn, caller.lc_id, filters, per_page, page_no))
 
 
-@router.get("/bee_templates/tags")
+@router.get("/bee_templates/tags", response_model=TagList)
 async def list_bee_template_tags(
     conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_LIST))]
 ) -> JsonResponse:
@@ -96,7 +97,7 @@ async def list_bee_template_tags(
     return JsonResponse({"tags": await service.list_bee_tags(conn, caller.lc_id)})
 
 
-@router.get("/bee_templates/{template_id:int}")
+@router.get("/bee_templates/{template_id:int}", response_model=BeeTemplateEnvelope)
 async def show_bee_template(
     template_id: Id, conn: Conn, caller: Annotated[Caller, Depends(require(permits.TEMPLATES_GET))]
 ) -> JsonResponse:

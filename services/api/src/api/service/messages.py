@@ -12,7 +12,7 @@ from api.service import sendings
 from api.service.templates import check_wrapper
 from api.tokens import Caller
 from shared.db import Conn
-from shared.domain import MessageId
+from shared.domain import ChannelType, MessageId
 
 
 async def _template_of(
@@ -63,14 +63,14 @@ async def _channel_fields(
         fields["template_id"] = current["template_id"]
     else:
         tree.add([*path, "template"], None, "presence", "must be present")
-    if channel.type == "sms":
+    if channel.type == ChannelType.SMS:
         keep = current is not None and channel.sender is None
         fields["sender"] = (
             current["sender"]
             if keep and current
             else checks.resolve_sender(tree, path, channel, lc_channel, approved_senders or set())
         )
-    elif channel.type == "email":
+    elif channel.type == ChannelType.EMAIL:
         defaults = current or lc_channel
         fields["from_email"] = channel.from_email or defaults.get("from_email")
         fields["from_name"] = channel.from_name or defaults.get("from_name")

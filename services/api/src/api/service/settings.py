@@ -10,6 +10,7 @@ from api.repository import settings as repository
 from api.schemas import SenderIdentityPayload
 from api.tokens import Caller
 from shared.db import Conn
+from shared.domain import ChannelType
 from shared.formats import iso_ms
 
 MEMBER_FIELDS = {
@@ -91,10 +92,10 @@ def history_item(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"], "type": row["type"], "created_at": iso_ms(row["created_at"]),
         "content": content.get("body"), "subject": content.get("subject"),
-        "sender": sender.get("value") if row["type"] == "sms" else None,
+        "sender": sender.get("value") if row["type"] == ChannelType.SMS else None,
         "msisdn": row["msisdn"], "email": row["email"],
-        "from_name": row["from_name"] if row["type"] == "email" else None,
-        "from_address": row["from_email"] if row["type"] == "email" else None,
+        "from_name": row["from_name"] if row["type"] == ChannelType.EMAIL else None,
+        "from_address": row["from_email"] if row["type"] == ChannelType.EMAIL else None,
         "url": content.get("url"), "image": content.get("image_url"), "data": content.get("data"),
         "app_token": row["app_token"], "message_id": row["message_id"], "sending_id": row["sending_id"],
         "member_id": row["member_id"], "transmitted_at": iso_ms(row["transmitted_at"]),
