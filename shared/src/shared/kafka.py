@@ -123,7 +123,25 @@ class _Attempts:
         self._settings = settings
         self._tries: dict[tuple[str, int, int], int] = {}
 
-    def next(self, message: KafkaMessage) -> tuple[tuple[str, int, int], int]:
+    async def run(
+        self,
+        message: KafkaMessage,
+        call: Callable[[], Awaitable[None]],
+        give_up: Callable[[Exception], Awaitable[None]],
+    ) -> None:
+        """Handle `message` by `call()`, with what every consumer shares: `Interrupted` gives the message back, any
+        other error is judged by `failed`, and a message done (or given up) is forgotten."""
+        ident, attempt = self._next(message)
+        try:
+            await call()
+        except Interrupted:
+            raise NackMessage() from None
+        except Exception as exc:
+            await self._failed(ident, attempt, exc, give_up)
+            return
+        self._forget(ident)
+
+    def _next(self, message: KafkaMessage) -> tuple[tuple[str, int, int], int]:
         raw = message.raw_message
         if isinstance(raw, tuple):  # a batch: counted by its first record, where a redelivery starts again
             raw = raw[0]
@@ -131,10 +149,10 @@ class _Attempts:
         self._tries[ident] = self._tries.get(ident, 0) + 1
         return ident, self._tries[ident]
 
-    def forget(self, ident: tuple[str, int, int]) -> None:
+    def _forget(self, ident: tuple[str, int, int]) -> None:
         self._tries.pop(ident, None)
 
-    async def failed(
+    async def _failed(
         self,
         ident: tuple[str, int, int],
         attempt: int,
@@ -149,7 +167,7 @@ class _Attempts:
             await asyncio.sleep(OUTAGE_RETRY_SECONDS)
             raise error
         if attempt >= self._settings.consumer_max_attempts or isinstance(error, Unprocessable):
-            self.forget(ident)
+            self._forget(ident)
             await give_up(error)
             return
         log.warning("handler_failed_will_retry", topic=self._topic, attempt=attempt, error=repr(error)[:500])
@@ -198,16 +216,12 @@ def consume(
         except ValidationError as exc:
             await dead_letter(broker, topic, message, exc)
             return
-        ident, attempt = attempts.next(message)
-        try:
+
+        async def call() -> None:
             with log_context(**event_context(event)):
                 await handler(event)
-        except Interrupted:
-            raise NackMessage() from None
-        except Exception as exc:
-            await attempts.failed(ident, attempt, exc, lambda error: dead_letter(broker, topic, message, error))
-            return
-        attempts.forget(ident)
+
+        await attempts.run(message, call, lambda error: dead_letter(broker, topic, message, error))
 
     _subscribe(broker, topic, group_id, handle, f"on_{topic.replace('.', '_')}", max_workers=workers)
 
@@ -240,21 +254,16 @@ def consume_batch(
                 await dead_letter_record(broker, topic, body, record.key, exc)
         if not events:
             return
-        ident, attempt = attempts.next(message)
-        try:
+
+        async def call() -> None:
             with log_context():
                 await handler(events)
-        except Interrupted:
-            raise NackMessage() from None
-        except Exception as exc:
 
-            async def give_up(error: Exception) -> None:
-                for body, key in parsed:
-                    await dead_letter_record(broker, topic, body, key, error)
+        async def give_up(error: Exception) -> None:
+            for body, key in parsed:
+                await dead_letter_record(broker, topic, body, key, error)
 
-            await attempts.failed(ident, attempt, exc, give_up)
-            return
-        attempts.forget(ident)
+        await attempts.run(message, call, give_up)
 
     name = f"on_{topic.replace('.', '_')}_batch"
     _subscribe(broker, topic, group_id, handle, name, batch=True, max_records=max_records, batch_timeout_ms=50)

@@ -100,3 +100,27 @@ async def test_in_the_background_the_event_still_arrives_after_the_commit(
         return (str(sending_id).encode(), sending_id) in await _published(kafka_bootstrap, before)
 
     await eventually(arrived, 10, "the announcement made in the background")
+
+
+async def test_a_commit_that_fails_publishes_nothing(
+    db: asyncpg.Pool, broker: KafkaBroker, kafka_bootstrap: str
+) -> None:
+    """The body ran to its end, but PostgreSQL refused the COMMIT (a deferred constraint is checked only there):
+    nothing was committed, so nothing may be announced."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS uow_deferred"
+        " (sending_id bigint, CONSTRAINT uow_deferred_once UNIQUE (sending_id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    sending_id = random.randrange(10**12, 10**13)
+    before = await _end_offsets(kafka_bootstrap)
+
+    async def commit_refused() -> None:
+        async with UnitOfWork(db, broker) as uow:
+            await uow.conn.execute("INSERT INTO uow_deferred VALUES ($1), ($1)", sending_id)
+            uow.publish(SendingScheduled(sending_id=sending_id))
+
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await commit_refused()
+    assert await db.fetchval("SELECT count(*) FROM uow_deferred WHERE sending_id = $1", sending_id) == 0
+    assert await _end_offsets(kafka_bootstrap) == before, "an event left although its COMMIT failed"
+    assert db.get_size() - db.get_idle_size() == 0, "the unit kept its connection"
