@@ -62,6 +62,7 @@ bench: install
 	$(PY) -m tests.bench.import_members
 	$(PY) -m tests.bench.prepare_sending
 	$(PY) -m tests.bench.transmit_twilio
+	$(PY) -m tests.bench.create_sending
 	$(PY) -m tests.bench.end_to_end
 
 asyncapi: install
