@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from shared.domain import SendingId
 from shared.preparation.planning import (
     Channel,
     Recipient,
+    SendingToPrepare,
     channel_order,
     choose_channel,
     merge_variables,
@@ -19,8 +19,12 @@ EMAIL = Channel.compile(
 )
 
 
-def sending(**overrides: Any) -> dict[str, Any]:
-    return {"id": 7, "properties": {}, "channels_preference": None, "message_name": "News", **overrides}
+def sending(marketing: bool = False) -> SendingToPrepare:
+    return SendingToPrepare(
+        id=SendingId(7), loyalty_club_id=1, message_id=3, status="preparing", properties={}, channels_preference=None,
+        scheduled_at=None, message_name="News", service="transactional", marketing=marketing, shorten_urls=False,
+        track_in_shortener=False, audience_conditions=None,
+    )  # fmt: skip
 
 
 def test_channels_follow_the_preference_and_drop_channels_it_leaves_out() -> None:

@@ -3,11 +3,10 @@
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from shared.db import Conn
 from shared.domain import INT64_MAX, INT64_MIN, DispatchId, SendingId
-from shared.preparation.planning import PlannedDispatch
+from shared.preparation.planning import PlannedDispatch, SendingToPrepare
 
 INLINE_RANGE = 0
 # A planned dispatch is COPYed between the ids the preparer adds and its sending's time.
@@ -114,14 +113,14 @@ async def next_dispatch_ids(conn: Conn, count: int) -> list[int]:
     return ids
 
 
-async def copy_dispatches(conn: Conn, sending: dict[str, Any], rows: Sequence[PlannedDispatch]) -> list[DispatchId]:
+async def copy_dispatches(conn: Conn, sending: SendingToPrepare, rows: Sequence[PlannedDispatch]) -> list[DispatchId]:
     """COPY the chunk's rows straight into dispatches; returns the ids of those to transmit.
 
     A chunk is written once: its range's cursor moves in the same transaction, and the unique key
     (sending_id, recipient_key) stops anything written twice by mistake.
     """
     ids = await next_dispatch_ids(conn, len(rows))
-    lc_id, sending_id, scheduled_at = sending["loyalty_club_id"], sending["id"], sending["scheduled_at"]
+    lc_id, sending_id, scheduled_at = sending.loyalty_club_id, sending.id, sending.scheduled_at
     await conn.copy_records_to_table(
         "dispatches",
         columns=_DISPATCH_COLUMNS,

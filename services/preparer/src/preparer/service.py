@@ -30,7 +30,7 @@ from shared.domain import DispatchId, SendingId
 from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, PreparationRangeDue
 from shared.metrics import DISPATCHES_PREPARED
 from shared.preparation import repository as preparation_repository
-from shared.preparation.planning import Channel, Plan, Recipient, plan_dispatches
+from shared.preparation.planning import Channel, Plan, Recipient, SendingToPrepare, plan_dispatches
 from shared.preparation.shortener import Shortener
 from shared.unit_of_work import UnitOfWork
 
@@ -41,7 +41,7 @@ log = structlog.get_logger(__name__)
 class Preparation:
     """What every chunk of one sending needs, loaded once per range."""
 
-    sending: dict[str, Any]
+    sending: SendingToPrepare
     channels: list[Channel]
     inline_member_ids: set[int]
     shortener: Shortener | None
@@ -50,14 +50,14 @@ class Preparation:
 async def _load(conn: Conn, sending_id: SendingId, settings: PreparerSettings) -> Preparation | None:
     sending = await preparation_repository.get_sending_to_prepare(conn, sending_id)
     if sending is not None:
-        structlog.contextvars.bind_contextvars(lc_id=sending["loyalty_club_id"])
-    if sending is None or sending["status"] != "preparing":
-        log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending["status"])
+        structlog.contextvars.bind_contextvars(lc_id=sending.loyalty_club_id)
+    if sending is None or sending.status != "preparing":
+        log.info("preparation_not_needed", sending_id=sending_id, status=sending and sending.status)
         return None
-    channels = await preparation_repository.load_channels(conn, sending["message_id"])
+    channels = await preparation_repository.load_channels(conn, sending.message_id)
     shortener = None
-    if sending["shorten_urls"]:
-        shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
+    if sending.shorten_urls:
+        shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending.track_in_shortener)
     inline_members = await preparation_repository.get_inline_member_ids(conn, sending_id)
     return Preparation(sending, channels, inline_members, shortener)
 
@@ -84,8 +84,8 @@ async def start_preparation(
             sending = await preparation_repository.get_sending_to_prepare(conn, sending_id)
             assert sending is not None
             bounds: list[tuple[int, int]] = []
-            if sending["audience_conditions"] is not None:
-                bounds = await repository.split_members(conn, sending["loyalty_club_id"], settings.preparer_range_size)
+            if sending.audience_conditions is not None:
+                bounds = await repository.split_members(conn, sending.loyalty_club_id, settings.preparer_range_size)
             await repository.create_ranges(conn, sending_id, bounds)
             ranges = await repository.get_ranges(conn, sending_id)
         pending = [r.range_no for r in ranges if not r.done]
@@ -122,7 +122,7 @@ async def prepare_range(
 
 async def _plan_inline(conn: Conn, preparation: Preparation) -> Plan:
     sending = preparation.sending
-    recipients = await preparation_repository.load_inline_recipients(conn, sending["loyalty_club_id"], sending["id"])
+    recipients = await preparation_repository.load_inline_recipients(conn, sending.loyalty_club_id, sending.id)
     return plan_dispatches(sending, preparation.channels, recipients, preparation.shortener)
 
 
@@ -137,10 +137,11 @@ async def _prepare_members(
     """Stream the range's audience members in chunks; False when the preparation stopped on the way."""
     sending = preparation.sending
     skip = preparation.inline_member_ids  # a member also listed inline is prepared with the inline ones
+    assert sending.audience_conditions is not None, "member ranges exist only for a sending with an audience"
     chunks = preparation_repository.stream_audience(
         read_conn,
-        sending["loyalty_club_id"],
-        sending["audience_conditions"],
+        sending.loyalty_club_id,
+        sending.audience_conditions,
         range_.cursor,
         range_.hi,
         chunk_size,
@@ -186,7 +187,7 @@ async def _commit_chunk(
 ) -> bool:
     """Write one chunk (the range's members after `start` up to `cursor`) with its cursor and counts in one
     transaction, then announce it; False to stop."""
-    sending_id = preparation.sending["id"]
+    sending_id = preparation.sending.id
     async with UnitOfWork(pool, broker) as uow:
         conn = uow.conn
         if not await repository.lock_preparing_sending(conn, sending_id):

@@ -3,11 +3,12 @@
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from liquid.exceptions import LiquidError
 
-from shared.domain import IDENTIFIER_BY_CHANNEL, ChannelType
+from shared.domain import IDENTIFIER_BY_CHANNEL, ChannelType, SendingId
 from shared.preparation.shortener import Shortener
 from shared.templating import CompiledTemplate, compile_content
 
@@ -59,6 +60,25 @@ class Channel:
         """Compile the template and, when it has one, its wrapper's attributes that wrap the template's."""
         wrapper = {k: v for k, v in compile_content(wrapper_content or {}).items() if k in content}
         return cls(type_, content, compile_content(content), from_header, wrapper)
+
+
+@dataclass(frozen=True, slots=True)
+class SendingToPrepare:
+    """A sending with what its preparation needs of its message and audience (repository.get_sending_to_prepare)."""
+
+    id: SendingId
+    loyalty_club_id: int
+    message_id: int
+    status: str
+    properties: Mapping[str, Any]
+    channels_preference: list[str] | None
+    scheduled_at: datetime | None
+    message_name: str
+    service: str
+    marketing: bool
+    shorten_urls: bool
+    track_in_shortener: bool
+    audience_conditions: list[dict[str, Any]] | None
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a setattr call per field
@@ -175,7 +195,7 @@ def render_dispatch(channel: Channel, variables: Mapping[str, Any]) -> tuple[dic
 
 # Long: the per-recipient loop of every sending (20 000 a chunk); split into calls, it costs measurably more
 def plan_dispatches(
-    sending: Mapping[str, Any],
+    sending: SendingToPrepare,
     channels: Sequence[Channel],
     recipients: Iterable[Recipient],
     shortener: Shortener | None = None,
@@ -187,9 +207,9 @@ def plan_dispatches(
     preview), rows past the limit are counted but not rendered (their content stays None).
     """
     by_type = {c.type: c for c in channels}
-    order = channel_order([c.type for c in channels], sending.get("channels_preference"))
-    marketing = bool(sending.get("marketing"))
-    properties, sending_id, message_name = sending["properties"], sending["id"], sending["message_name"]
+    order = channel_order([c.type for c in channels], sending.channels_preference)
+    marketing = sending.marketing
+    properties, sending_id, message_name = sending.properties, sending.id, sending.message_name
     plan = Plan()
     seen: set[str] = set()
     for recipient in recipients:

@@ -60,17 +60,17 @@ async def preview_sending(conn: Conn, sending_id: SendingId, settings: ServiceSe
     """Plan a sending stored in the caller's (uncommitted) transaction: counts per channel and samples."""
     sending = await repository.get_sending_to_prepare(conn, sending_id)
     assert sending is not None
-    channels = await repository.load_channels(conn, sending["message_id"])
+    channels = await repository.load_channels(conn, sending.message_id)
     shortener = None
-    if sending["shorten_urls"]:
-        shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending["track_in_shortener"])
+    if sending.shorten_urls:
+        shortener = Shortener(sending_id, settings.short_link_base_url.rstrip("/"), sending.track_in_shortener)
     preview = Preview()
-    recipients = await repository.load_inline_recipients(conn, sending["loyalty_club_id"], sending_id)
+    recipients = await repository.load_inline_recipients(conn, sending.loyalty_club_id, sending_id)
     preview.add(plan_dispatches(sending, channels, recipients, shortener, SAMPLES), len(recipients))
-    if sending["audience_conditions"] is not None:
+    if sending.audience_conditions is not None:
         inline_members = {r.member_id for r in recipients if r.member_id is not None}
         chunks = repository.stream_audience(
-            conn, sending["loyalty_club_id"], sending["audience_conditions"], INT64_MIN, INT64_MAX, CHUNK_SIZE,
+            conn, sending.loyalty_club_id, sending.audience_conditions, INT64_MIN, INT64_MAX, CHUNK_SIZE,
             snapshot=False,
         )  # fmt: skip
         async for chunk in chunks:

@@ -8,7 +8,7 @@ from shared.db import Conn
 from shared.domain import MARKETING_SERVICES, SendingId
 from shared.email_address import from_header
 from shared.preparation.audience import compile_conditions
-from shared.preparation.planning import Channel, Recipient
+from shared.preparation.planning import Channel, Recipient, SendingToPrepare
 
 # A member as preparation needs it; the marketing consents come as booleans (`sms_marketing`, ...), true
 # only when the consent's status is JSON true.
@@ -19,7 +19,7 @@ MEMBER_COLUMNS = (
 )  # fmt: skip
 
 
-async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str, Any] | None:
+async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> SendingToPrepare | None:
     """The sending with what its preparation needs of its message; a message that did not say whether it is
     marketing is so when its service is (spec §1.2)."""
     row = await conn.fetchrow(
@@ -32,18 +32,21 @@ async def get_sending_to_prepare(conn: Conn, sending_id: SendingId) -> dict[str,
         sending_id,
         list(MARKETING_SERVICES),
     )
-    return dict(row) if row else None
+    return None if row is None else SendingToPrepare(*row)
 
 
-async def get_message_channels(conn: Conn, message_id: int) -> list[dict[str, Any]]:
-    """The message's channels in order, with their template's content and its wrapper's, if any."""
+async def load_channels(conn: Conn, message_id: int) -> list[Channel]:
+    """The message's channels in order, their templates (and wrappers) compiled once for the whole sending."""
     rows = await conn.fetch(
         "SELECT c.type, c.from_email, c.from_name, t.content, w.content AS wrapper_content FROM channels c "
         "JOIN templates t ON t.id = c.template_id LEFT JOIN templates w ON w.id = t.wrapper_id "
         "WHERE c.message_id = $1 ORDER BY c.position",
         message_id,
     )
-    return [dict(r) for r in rows]
+    return [
+        Channel.compile(type_, content, from_header(from_name, from_email) if from_email else None, wrapper_content)
+        for type_, from_email, from_name, content, wrapper_content in rows
+    ]
 
 
 async def get_inline_member_ids(conn: Conn, sending_id: SendingId) -> set[int]:
@@ -54,23 +57,23 @@ async def get_inline_member_ids(conn: Conn, sending_id: SendingId) -> set[int]:
     return {r["member_id"] for r in rows}
 
 
-async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[dict[str, Any]]:
+async def get_inline_recipients(conn: Conn, sending_id: SendingId) -> list[Mapping[str, Any]]:
     """All inline recipients (at most the api's limit, 10 000): they are prepared as one chunk."""
     rows = await conn.fetch(
         "SELECT position, member_id, msisdn, email, app_token, properties FROM sending_recipients "
         "WHERE sending_id = $1 ORDER BY position",
         sending_id,
     )
-    return [dict(r) for r in rows]
+    return cast(list[Mapping[str, Any]], rows)  # records are read-only mappings
 
 
-async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+async def get_members(conn: Conn, lc_id: int, member_ids: Sequence[int]) -> dict[int, Mapping[str, Any]]:
     rows = await conn.fetch(
         f"SELECT {MEMBER_COLUMNS} FROM members WHERE loyalty_club_id = $1 AND id = ANY($2) AND deleted_at IS NULL",  # noqa: S608
         lc_id,
         list(member_ids),
     )
-    return {r["id"]: dict(r) for r in rows}
+    return {r["id"]: cast(Mapping[str, Any], r) for r in rows}  # records are read-only mappings
 
 
 def audience_query(conditions: list[dict[str, Any]]) -> tuple[str, list[Any]]:
@@ -113,16 +116,6 @@ async def stream_audience(
             yield rows
             if len(rows) < chunk_size:
                 return
-
-
-async def load_channels(conn: Conn, message_id: int) -> list[Channel]:
-    """The message's channels, their templates (and wrappers) compiled once for the whole sending."""
-    return [
-        Channel.compile(c["type"], c["content"],
-                        from_header(c["from_name"], c["from_email"]) if c["from_email"] else None,
-                        c["wrapper_content"])
-        for c in await get_message_channels(conn, message_id)
-    ]  # fmt: skip
 
 
 async def load_inline_recipients(conn: Conn, lc_id: int, sending_id: SendingId) -> list[Recipient]:

@@ -68,7 +68,7 @@ async def read_snapshot(conn: Conn, sending_id: SendingId) -> Snapshot | None:
     suppressed, unreachable = sending.suppressed_count, sending.unreachable_count
     if suppressed is None:  # still preparing: the ranges hold the counts of committed chunks
         suppressed, unreachable = ranges.suppressed, ranges.unreachable
-    stats = stats_view({"suppressed_count": suppressed, "unreachable_count": unreachable}, counts)
+    stats = stats_view(suppressed, unreachable, counts)
     planned = sending.planned_count
     resolved = stats["planned"]
     if planned is None and ranges.member_ranges_done:

@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from api.repository.rows import AudienceRow, columns
 from shared.db import Conn
 from shared.domain import LoyaltyClubId
 
-COLUMNS = "id, name, conditions, inline, created_at, updated_at"
+COLUMNS = columns(AudienceRow)
 
 
-async def list_audiences(conn: Conn, lc_id: LoyaltyClubId, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def list_audiences(conn: Conn, lc_id: LoyaltyClubId, limit: int, offset: int) -> tuple[list[AudienceRow], int]:
     condition = "loyalty_club_id = $1 AND deleted_at IS NULL AND NOT inline"
     total: int = await conn.fetchval(f"SELECT count(*) FROM audiences WHERE {condition}", lc_id)  # noqa: S608
     rows = await conn.fetch(
@@ -17,17 +18,17 @@ async def list_audiences(conn: Conn, lc_id: LoyaltyClubId, limit: int, offset: i
         limit,
         offset,
     )
-    return [dict(r) for r in rows], total
+    return [AudienceRow.of(r) for r in rows], total
 
 
-async def get_audience(conn: Conn, lc_id: LoyaltyClubId, audience_id: int, lock: bool = False) -> dict[str, Any] | None:
+async def get_audience(conn: Conn, lc_id: LoyaltyClubId, audience_id: int, lock: bool = False) -> AudienceRow | None:
     row = await conn.fetchrow(
         f"SELECT {COLUMNS} FROM audiences WHERE id = $1 AND loyalty_club_id = $2 AND deleted_at IS NULL"  # noqa: S608
         + (" FOR UPDATE" if lock else ""),
         audience_id,
         lc_id,
     )
-    return dict(row) if row else None
+    return AudienceRow.maybe(row)
 
 
 async def insert_audience(conn: Conn, lc_id: LoyaltyClubId, name: str, conditions: list[Any]) -> int:

@@ -1,9 +1,13 @@
-"""SQL of the api service. Records never leave this module: functions return dicts or plain values."""
+"""SQL of messages and their channels. Records never leave this module: functions return rows (rows.py)."""
 
 from typing import Any
 
+from api.repository.rows import ChannelRow, MessageRow, Overview, SendingRow, SendingsSummary, TemplateRow, columns
 from shared.db import Conn
 from shared.domain import LoyaltyClubId, MessageId
+
+_MESSAGE = columns(MessageRow, "m")
+_SENDING = columns(SendingRow, "s")
 
 
 async def get_loyalty_club_settings(conn: Conn, lc_id: LoyaltyClubId) -> dict[str, Any]:
@@ -11,14 +15,15 @@ async def get_loyalty_club_settings(conn: Conn, lc_id: LoyaltyClubId) -> dict[st
     return settings
 
 
-async def get_stored_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> dict[str, Any] | None:
+async def get_stored_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> TemplateRow | None:
+    """A live standalone template of the LC, for a channel to copy."""
     row = await conn.fetchrow(
-        "SELECT id, type, content, wrapper_id FROM templates "
+        f"SELECT {columns(TemplateRow)} FROM templates "  # noqa: S608
         "WHERE id = $1 AND loyalty_club_id = $2 AND standalone AND deleted_at IS NULL",
         template_id,
         lc_id,
     )
-    return dict(row) if row else None
+    return TemplateRow.maybe(row)
 
 
 async def insert_message(conn: Conn, lc_id: LoyaltyClubId, service: str, fields: dict[str, Any]) -> MessageId:
@@ -73,17 +78,18 @@ async def insert_channel(
     )
 
 
-async def get_message(conn: Conn, lc_id: LoyaltyClubId, service: str, message_id: int) -> dict[str, Any] | None:
+async def get_message(conn: Conn, lc_id: LoyaltyClubId, service: str, message_id: int) -> MessageRow | None:
     row = await conn.fetchrow(
-        "SELECT * FROM messages WHERE id = $1 AND loyalty_club_id = $2 AND service = $3 AND deleted_at IS NULL",
+        f"SELECT {_MESSAGE} FROM messages m "  # noqa: S608
+        "WHERE m.id = $1 AND m.loyalty_club_id = $2 AND m.service = $3 AND m.deleted_at IS NULL",
         message_id,
         lc_id,
         service,
     )
-    return dict(row) if row else None
+    return MessageRow.maybe(row)
 
 
-async def get_channels(conn: Conn, message_ids: list[MessageId]) -> dict[int, list[dict[str, Any]]]:
+async def get_channels(conn: Conn, message_ids: list[MessageId]) -> dict[int, list[ChannelRow]]:
     """The channels of each message, in their order, with their templates."""
     rows = await conn.fetch(
         "SELECT c.message_id, c.id, c.type, c.sender, c.from_email, c.from_name, c.created_at, c.updated_at, "
@@ -93,24 +99,26 @@ async def get_channels(conn: Conn, message_ids: list[MessageId]) -> dict[int, li
         "ORDER BY c.message_id, c.position",
         message_ids,
     )
-    found: dict[int, list[dict[str, Any]]] = {i: [] for i in message_ids}
-    for row in rows:
-        found[row["message_id"]].append(dict(row))
+    found: dict[int, list[ChannelRow]] = {i: [] for i in message_ids}
+    for message_id, *channel in rows:
+        found[message_id].append(ChannelRow(*channel))
     return found
 
 
-async def get_sendings_summaries(conn: Conn, message_ids: list[MessageId]) -> dict[int, dict[str, Any]]:
+async def get_sendings_summaries(conn: Conn, message_ids: list[MessageId]) -> dict[int, SendingsSummary]:
     """Statuses of every live sending of each message and its latest one, for the aggregated fields."""
     rows = await conn.fetch(
-        "SELECT * FROM sendings WHERE message_id = ANY($1) AND deleted_at IS NULL ORDER BY message_id, id",
+        f"SELECT {_SENDING} FROM sendings s WHERE s.message_id = ANY($1) AND s.deleted_at IS NULL "  # noqa: S608
+        "ORDER BY s.message_id, s.id",
         message_ids,
     )
-    found: dict[int, dict[str, Any]] = {i: {"statuses": [], "latest": None} for i in message_ids}
+    sendings: dict[int, list[SendingRow]] = {i: [] for i in message_ids}
     for row in rows:
-        summary = found[row["message_id"]]
-        summary["statuses"].append(row["status"])
-        summary["latest"] = dict(row)
-    return found
+        sending = SendingRow.of(row)
+        sendings[sending.message_id].append(sending)
+    return {
+        i: SendingsSummary([s.status for s in found], found[-1] if found else None) for i, found in sendings.items()
+    }
 
 
 # The aggregated `sendings_status` of spec §2.1, as SQL over one message `m`.
@@ -131,7 +139,7 @@ def _like(text: str) -> str:
 
 async def list_messages(
     conn: Conn, lc_id: LoyaltyClubId, service: str, filters: dict[str, Any], limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[MessageRow], int]:
     """One page of the service's messages, filtered and sorted, and the total matching the filters."""
     where = ["m.loyalty_club_id = $1", "m.service = $2"]
     where.append("m.deleted_at IS NOT NULL" if filters.get("archived") else "m.deleted_at IS NULL")
@@ -155,12 +163,13 @@ async def list_messages(
     order = f"{SORT_COLUMNS[filters.get('sort_by') or 'created_at']} {direction}{nulls}, m.id {direction}"
     total: int = await conn.fetchval(f"SELECT count(*) FROM messages m WHERE {condition}", *args)  # noqa: S608
     rows = await conn.fetch(
-        f"SELECT m.* FROM messages m WHERE {condition} ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",  # noqa: S608
+        f"SELECT {_MESSAGE} FROM messages m WHERE {condition} "  # noqa: S608
+        f"ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
         *args,
         limit,
         offset,
     )
-    return [dict(r) for r in rows], total
+    return [MessageRow.of(r) for r in rows], total
 
 
 MESSAGE_COLUMNS = ("name", "shorten_urls", "track_in_shortener", "campaign_id", "marketing")
@@ -218,7 +227,7 @@ async def soft_delete_message(conn: Conn, message_id: MessageId) -> list[int]:
     return [r["id"] for r in cancelled]
 
 
-async def get_overview(conn: Conn, lc_id: LoyaltyClubId, service: str) -> dict[str, Any]:
+async def get_overview(conn: Conn, lc_id: LoyaltyClubId, service: str) -> Overview:
     """Messages per aggregated status, and dispatches per transmission and delivery status, of the service."""
     by_status = await conn.fetch(
         f"SELECT {AGGREGATED_STATUS_SQL} AS status, count(*) AS n FROM messages m "  # noqa: S608
@@ -234,4 +243,7 @@ async def get_overview(conn: Conn, lc_id: LoyaltyClubId, service: str) -> dict[s
         lc_id,
         service,
     )
-    return {"messages": {r["status"]: r["n"] for r in by_status}, "dispatches": [dict(r) for r in dispatches]}
+    return Overview(
+        {r["status"]: r["n"] for r in by_status},
+        {(transmission, delivery): n for transmission, delivery, n in dispatches},
+    )

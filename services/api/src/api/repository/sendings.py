@@ -4,8 +4,12 @@ from typing import Any
 
 import orjson
 
+from api.repository.rows import DispatchCounts, DispatchRow, SendingMemberRow, SendingRow, columns
 from shared.db import Conn
 from shared.domain import SENDINGS_DUE_CHANNEL, LoyaltyClubId, MessageId, SendingId
+
+_SENDING = columns(SendingRow, "s")
+_DISPATCH = columns(DispatchRow)
 
 # Columns an update may set; names come from this constant only, values are parameters.
 UPDATABLE_COLUMNS = (
@@ -98,49 +102,51 @@ async def notify_sendings_due(conn: Conn) -> None:
 
 async def get_sending(
     conn: Conn, lc_id: LoyaltyClubId, service: str, sending_id: int, lock: bool = False
-) -> dict[str, Any] | None:
+) -> SendingRow | None:
     """A live sending of a live message of this LC and service (locked for update when asked)."""
     row = await conn.fetchrow(
-        "SELECT s.* FROM sendings s JOIN messages m ON m.id = s.message_id "  # noqa: S608
+        f"SELECT {_SENDING} FROM sendings s JOIN messages m ON m.id = s.message_id "  # noqa: S608
         "WHERE s.id = $1 AND s.loyalty_club_id = $2 AND m.service = $3 "
         "AND s.deleted_at IS NULL AND m.deleted_at IS NULL" + (" FOR UPDATE OF s" if lock else ""),
         sending_id,
         lc_id,
         service,
     )
-    return dict(row) if row else None
+    return SendingRow.maybe(row)
 
 
 async def list_message_sendings(
     conn: Conn, message_id: MessageId, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[SendingRow], int]:
     total: int = await conn.fetchval(
         "SELECT count(*) FROM sendings WHERE message_id = $1 AND deleted_at IS NULL", message_id
     )
     rows = await conn.fetch(
-        "SELECT * FROM sendings WHERE message_id = $1 AND deleted_at IS NULL ORDER BY id LIMIT $2 OFFSET $3",
+        f"SELECT {_SENDING} FROM sendings s WHERE s.message_id = $1 AND s.deleted_at IS NULL "  # noqa: S608
+        "ORDER BY s.id LIMIT $2 OFFSET $3",
         message_id,
         limit,
         offset,
     )
-    return [dict(r) for r in rows], total
+    return [SendingRow.of(r) for r in rows], total
 
 
 async def get_sending_recipients(conn: Conn, sending_ids: list[SendingId]) -> dict[int, list[dict[str, Any]]]:
-    """Inline recipients of each sending, in order."""
+    """Inline recipients of each sending, in order, as the body's `recipients` (the spec's own shape)."""
     rows = await conn.fetch(
         "SELECT sending_id, member_id, msisdn, email, app_token, properties FROM sending_recipients "
         "WHERE sending_id = ANY($1) ORDER BY sending_id, position",
         sending_ids,
     )
     found: dict[int, list[dict[str, Any]]] = {i: [] for i in sending_ids}
-    for row in rows:
-        recipient = dict(row)
-        found[recipient.pop("sending_id")].append(recipient)
+    for sending_id, member_id, msisdn, email, app_token, properties in rows:
+        found[sending_id].append(
+            {"member_id": member_id, "msisdn": msisdn, "email": email, "app_token": app_token, "properties": properties}
+        )
     return found
 
 
-async def count_sending_dispatches(conn: Conn, sending_ids: list[SendingId]) -> dict[int, dict[str, int]]:
+async def count_sending_dispatches(conn: Conn, sending_ids: list[SendingId]) -> dict[int, DispatchCounts]:
     """The ledger's dispatch counts of each sending, by transmission and delivery status."""
     rows = await conn.fetch(
         "SELECT sending_id, count(*) AS prepared, "
@@ -153,10 +159,9 @@ async def count_sending_dispatches(conn: Conn, sending_ids: list[SendingId]) -> 
         "FROM dispatches WHERE sending_id = ANY($1) GROUP BY sending_id",
         sending_ids,
     )
-    empty = dict.fromkeys(("prepared", "pending", "transmitted", "failed", "delivered", "delivery_failed"), 0)
-    counts: dict[int, dict[str, int]] = {i: dict(empty) for i in sending_ids}
-    for row in rows:
-        counts[row["sending_id"]] = {k: row[k] for k in empty}
+    counts: dict[int, DispatchCounts] = dict.fromkeys(sending_ids, DispatchCounts())
+    for sending_id, *numbers in rows:
+        counts[sending_id] = DispatchCounts(*numbers)
     return counts
 
 
@@ -165,7 +170,7 @@ DISPATCH_FILTERS = ("transmission_status", "delivery_status", "member_id", "msis
 
 async def list_sending_dispatches(
     conn: Conn, sending_id: SendingId, filters: dict[str, Any], limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[DispatchRow], int]:
     """One page of the sending's dispatches in id order, and the total matching the filters."""
     where = ["sending_id = $1"]
     args: list[Any] = [sending_id]
@@ -176,17 +181,18 @@ async def list_sending_dispatches(
     condition = " AND ".join(where)
     total: int = await conn.fetchval(f"SELECT count(*) FROM dispatches WHERE {condition}", *args)  # noqa: S608
     rows = await conn.fetch(
-        f"SELECT * FROM dispatches WHERE {condition} ORDER BY id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",  # noqa: S608
+        f"SELECT {_DISPATCH} FROM dispatches WHERE {condition} "  # noqa: S608
+        f"ORDER BY id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
         *args,
         limit,
         offset,
     )
-    return [dict(r) for r in rows], total
+    return [DispatchRow.of(r) for r in rows], total
 
 
 async def list_sending_members(
     conn: Conn, sending_id: SendingId, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[SendingMemberRow], int]:
     """Distinct members with a dispatch in the sending, with the identifiers their dispatches used."""
     total: int = await conn.fetchval(
         "SELECT count(DISTINCT member_id) FROM dispatches WHERE sending_id = $1 AND member_id IS NOT NULL",
@@ -201,7 +207,7 @@ async def list_sending_members(
         limit,
         offset,
     )
-    return [dict(r) for r in rows], total
+    return [SendingMemberRow.of(r) for r in rows], total
 
 
 async def audience_exists(conn: Conn, lc_id: LoyaltyClubId, audience_id: int) -> bool:
@@ -223,15 +229,14 @@ async def insert_inline_audience(conn: Conn, lc_id: LoyaltyClubId, conditions: l
     return audience_id
 
 
-async def preparation_progress(conn: Conn, sending_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Suppressed and unreachable recipients counted so far by the ranges of sendings being prepared."""
+async def preparation_progress(conn: Conn, sending_ids: list[SendingId]) -> dict[int, tuple[int, int]]:
+    """(suppressed, unreachable) recipients counted so far by the ranges of each sending being prepared."""
     rows = await conn.fetch(
         "SELECT sending_id, sum(suppressed)::int AS suppressed_count, sum(unreachable)::int AS unreachable_count "
         "FROM preparation_ranges WHERE sending_id = ANY($1) GROUP BY sending_id",
         sending_ids,
     )
-    return {r["sending_id"]: {"suppressed_count": r["suppressed_count"], "unreachable_count": r["unreachable_count"]}
-            for r in rows}  # fmt: skip
+    return {sending_id: (suppressed, unreachable) for sending_id, suppressed, unreachable in rows}
 
 
 async def count_by_status(conn: Conn) -> dict[str, int]:

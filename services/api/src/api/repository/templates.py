@@ -2,10 +2,11 @@
 
 from typing import Any, Literal
 
+from api.repository.rows import TemplateRow, columns
 from shared.db import Conn
 from shared.domain import LoyaltyClubId
 
-_COLUMNS = "t.id, t.name, t.type, t.content, t.wrapper_id, t.tags, t.created_at, t.updated_at"
+_COLUMNS = columns(TemplateRow, "t")
 _VISIBLE = "t.loyalty_club_id = $1 AND t.standalone AND t.deleted_at IS NULL"
 # A template that still renders: a live standalone one, or the copy of a channel of a live message.
 _LIVE = (
@@ -20,19 +21,19 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-async def get_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int, lock: Lock = "") -> dict[str, Any] | None:
+async def get_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int, lock: Lock = "") -> TemplateRow | None:
     """A live standalone template of the LC; `lock` holds its row until the transaction ends."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM templates t WHERE {_VISIBLE} AND t.id = $2 {lock}",  # noqa: S608
         lc_id,
         template_id,
     )
-    return dict(row) if row else None
+    return TemplateRow.maybe(row)
 
 
 async def list_templates(
     conn: Conn, lc_id: LoyaltyClubId, filters: dict[str, Any], limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[TemplateRow], int]:
     """One page of the LC's standalone templates in id order, and the total matching `type`, `tag`, `search`."""
     where = [_VISIBLE]
     args: list[Any] = [lc_id]
@@ -58,7 +59,7 @@ async def list_templates(
         limit,
         offset,
     )
-    return [dict(r) for r in rows], total
+    return [TemplateRow.of(r) for r in rows], total
 
 
 async def insert_template(conn: Conn, lc_id: LoyaltyClubId, fields: dict[str, Any]) -> int:
@@ -90,14 +91,14 @@ async def update_template(conn: Conn, template_id: int, fields: dict[str, Any]) 
     )
 
 
-async def soft_delete_template(conn: Conn, template_id: int) -> dict[str, Any]:
+async def soft_delete_template(conn: Conn, template_id: int) -> TemplateRow:
     """Mark the template deleted; returns it as it was stored."""
     row = await conn.fetchrow(
         f"UPDATE templates t SET deleted_at = now() WHERE t.id = $1 RETURNING {_COLUMNS}",  # noqa: S608
         template_id,
     )
     assert row is not None
-    return dict(row)
+    return TemplateRow.of(row)
 
 
 async def get_wrapped_types(conn: Conn, wrapper_id: int) -> list[str]:

@@ -6,25 +6,26 @@ from api import views
 from api.conditions import check_conditions
 from api.errors import ErrorTree, InvalidParameters, NotAllowedInState, NotFound
 from api.repository import audiences as repository
+from api.repository.rows import AudienceRow
 from api.schemas import AudienceBody
 from api.tokens import Caller
 from shared.db import Conn
 from shared.formats import iso_ms
 
 
-def audience_view(row: dict[str, Any]) -> dict[str, Any]:
+def audience_view(row: AudienceRow) -> dict[str, Any]:
     return {
-        "id": row["id"], "name": row["name"], "conditions": row["conditions"], "inline": row["inline"],
-        "created_at": iso_ms(row["created_at"]), "updated_at": iso_ms(row["updated_at"]),
+        "id": row.id, "name": row.name, "conditions": row.conditions, "inline": row.inline,
+        "created_at": iso_ms(row.created_at), "updated_at": iso_ms(row.updated_at),
     }  # fmt: skip
 
 
-def _check(body: AudienceBody, current: dict[str, Any] | None) -> tuple[str, list[Any]]:
+def _check(body: AudienceBody, current: AudienceRow | None) -> tuple[str, list[Any]]:
     """The name and conditions to store (left-out ones kept when updating); 422 on any error."""
     tree = ErrorTree()
     given = body.model_fields_set
-    name = body.name if "name" in given or current is None else current["name"]
-    conditions = body.conditions if "conditions" in given or current is None else current["conditions"]
+    name = body.name if "name" in given or current is None else current.name
+    conditions = body.conditions if "conditions" in given or current is None else current.conditions
     if not name:
         tree.add(["audience", "name"], name, "presence", "must be present")
     check_conditions(tree, ["audience", "conditions"], conditions)
@@ -35,7 +36,7 @@ def _check(body: AudienceBody, current: dict[str, Any] | None) -> tuple[str, lis
     return name, conditions
 
 
-async def _audience_or_404(conn: Conn, caller: Caller, audience_id: int, lock: bool = False) -> dict[str, Any]:
+async def _audience_or_404(conn: Conn, caller: Caller, audience_id: int, lock: bool = False) -> AudienceRow:
     audience = await repository.get_audience(conn, caller.lc_id, audience_id, lock)
     if audience is None:
         raise NotFound("Audience not found")

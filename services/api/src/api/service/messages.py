@@ -6,6 +6,7 @@ from api import checks, views
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
 from api.permits import SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
 from api.repository import messages as repository
+from api.repository.rows import ChannelRow, MessageRow
 from api.repository.settings import approved_sender_values
 from api.schemas import ChannelPayload, MessagePayload, MessageUpdate
 from api.service import sendings
@@ -33,7 +34,7 @@ async def _template_of(
         if stored is None:
             tree.add([*path, "id"], choice.id, "template_does_not_exist", "template does not exist")
         else:
-            template = {"type": stored["type"], "content": stored["content"], "wrapper_id": stored["wrapper_id"]}
+            template = {"type": stored.type, "content": stored.content, "wrapper_id": stored.wrapper_id}
     if template["wrapper_id"] is not None:
         await check_wrapper(conn, caller.lc_id, tree, [*path, "definition", "wrapper_id"], template["type"],
                             template["wrapper_id"])  # fmt: skip
@@ -47,7 +48,7 @@ async def _channel_fields(
     path: list[str | int],
     channel: ChannelPayload,
     lc_channels: dict[str, Any],
-    current: dict[str, Any] | None = None,
+    current: ChannelRow | None = None,
     approved_senders: set[str] | None = None,
 ) -> dict[str, Any]:
     """The stored form of one channel given: attributes left out keep the `current` channel's (when
@@ -60,20 +61,24 @@ async def _channel_fields(
     if channel.template is not None:
         fields["template"] = await _template_of(conn, caller, tree, [*path, "template"], channel)
     elif current is not None:
-        fields["template_id"] = current["template_id"]
+        fields["template_id"] = current.template_id
     else:
         tree.add([*path, "template"], None, "presence", "must be present")
     if channel.type == ChannelType.SMS:
         keep = current is not None and channel.sender is None
         fields["sender"] = (
-            current["sender"]
+            current.sender
             if keep and current
             else checks.resolve_sender(tree, path, channel, lc_channel, approved_senders or set())
         )
     elif channel.type == ChannelType.EMAIL:
-        defaults = current or lc_channel
-        fields["from_email"] = channel.from_email or defaults.get("from_email")
-        fields["from_name"] = channel.from_name or defaults.get("from_name")
+        from_email, from_name = (
+            (current.from_email, current.from_name)
+            if current
+            else (lc_channel.get("from_email"), lc_channel.get("from_name"))
+        )
+        fields["from_email"] = channel.from_email or from_email
+        fields["from_name"] = channel.from_name or from_name
     return fields
 
 
@@ -82,7 +87,7 @@ async def _channels(
     caller: Caller,
     tree: ErrorTree,
     channels: list[ChannelPayload],
-    current: dict[str, dict[str, Any]] | None = None,
+    current: dict[str, ChannelRow] | None = None,
 ) -> list[dict[str, Any]]:
     """The stored form of every channel given (merged into the `current` ones by type); types must be unique."""
     types = [c.type for c in channels]
@@ -131,15 +136,15 @@ async def create_message(conn: Conn, caller: Caller, service: Service, payload: 
     return await show_message(conn, caller, service, message_id)
 
 
-async def message_views(conn: Conn, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def message_views(conn: Conn, messages: list[MessageRow]) -> list[dict[str, Any]]:
     """Full message bodies for a page of messages, with two queries for the whole page."""
-    ids = [m["id"] for m in messages]
+    ids = [m.id for m in messages]
     channels = await repository.get_channels(conn, ids)
     summaries = await repository.get_sendings_summaries(conn, ids)
-    return [views.message_view(m, channels[m["id"]], summaries[m["id"]]) for m in messages]
+    return [views.message_view(m, channels[m.id], summaries[m.id]) for m in messages]
 
 
-async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_id: int) -> MessageRow:
     message = await repository.get_message(conn, caller.lc_id, service.name, message_id)
     if message is None:
         raise NotFound("Message not found")
@@ -175,13 +180,13 @@ async def update_message(
         for required in ("name", "shorten_urls", "track_in_shortener", "channels"):
             if required in given and getattr(payload, required) is None:
                 tree.add(["message", required], None, "presence", "cannot be cleared")
-        existing = {c["type"]: c for c in (await repository.get_channels(conn, [message["id"]]))[message["id"]]}
+        existing = {c.type: c for c in (await repository.get_channels(conn, [message.id]))[message.id]}
         channels = await _channels(conn, caller, tree, payload.channels, existing) if payload.channels else []
         if tree:
             raise InvalidParameters(tree)
-        await repository.update_message(conn, message["id"], {k: getattr(payload, k) for k in given})
+        await repository.update_message(conn, message.id, {k: getattr(payload, k) for k in given})
         for channel in channels:
-            await repository.replace_channel(conn, caller.lc_id, message["id"], channel)
+            await repository.replace_channel(conn, caller.lc_id, message.id, channel)
     return await show_message(conn, caller, service, message_id)
 
 
@@ -189,12 +194,15 @@ async def duplicate_message(conn: Conn, caller: Caller, service: Service, messag
     """A copy named "<name> (copy)" with the same flags and channels (templates copied), without sendings."""
     async with conn.transaction():
         message = await _message_or_404(conn, caller, service, message_id)
-        fields = {**message, "name": f"{message['name']} (copy)"}
+        fields = {name: getattr(message, name) for name in repository.MESSAGE_COLUMNS} | {
+            "name": f"{message.name} (copy)"
+        }
         copy_id = await repository.insert_message(conn, caller.lc_id, service.name, fields)
-        for position, channel in enumerate((await repository.get_channels(conn, [message["id"]]))[message["id"]]):
-            template = {"type": channel["template_type"], "content": channel["content"],
-                        "wrapper_id": channel["wrapper_id"]}  # fmt: skip
-            await repository.insert_channel(conn, caller.lc_id, copy_id, position, {**channel, "template": template})
+        for position, channel in enumerate((await repository.get_channels(conn, [message.id]))[message.id]):
+            template = {"type": channel.template_type, "content": channel.content, "wrapper_id": channel.wrapper_id}
+            copied = {"type": channel.type, "sender": channel.sender, "from_email": channel.from_email,
+                      "from_name": channel.from_name, "template": template}  # fmt: skip
+            await repository.insert_channel(conn, caller.lc_id, copy_id, position, copied)
     return await show_message(conn, caller, service, copy_id)
 
 
@@ -209,12 +217,12 @@ async def delete_message(conn: Conn, caller: Caller, service: Service, message_i
 async def overview(conn: Conn, caller: Caller, service: Service) -> dict[str, Any]:
     """Messages per aggregated sendings status, and dispatch totals by transmission and delivery status."""
     raw = await repository.get_overview(conn, caller.lc_id, service.name)
-    messages = {status: raw["messages"].get(status, 0) for status in ("draft", "scheduled", "finished")}
+    messages = {status: raw.messages.get(status, 0) for status in ("draft", "scheduled", "finished")}
     transmission = dict.fromkeys(("scheduled", "transmitted", "failed"), 0)
     delivery = dict.fromkeys(("pending", "delivered", "failed"), 0)
-    for row in raw["dispatches"]:
-        transmission[row["transmission_status"]] += row["n"]
-        delivery[row["delivery_status"]] += row["n"]
+    for (transmission_status, delivery_status), n in raw.dispatches.items():
+        transmission[transmission_status] += n
+        delivery[delivery_status] += n
     return {
         "messages": {**messages, "total": sum(messages.values())},
         "dispatches": {"total": sum(transmission.values()), "transmission_status": transmission,

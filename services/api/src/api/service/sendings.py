@@ -9,6 +9,7 @@ from api.errors import ErrorTree, Forbidden, InvalidParameters, NotAllowedInStat
 from api.permits import SENDINGS_SET_PRIORITY, Service
 from api.repository import messages as message_repository
 from api.repository import sendings as repository
+from api.repository.rows import MessageRow, SendingRow
 from api.schemas import AudiencePayload, Schedule, SendingPayload, SendingUpdate
 from api.tokens import Caller
 from shared.config import ServiceSettings
@@ -68,7 +69,7 @@ async def resolve_sending_fields(
     path: Path,
     payload: SendingPayload | SendingUpdate,
     channel_types: list[str],
-    current: dict[str, Any] | None = None,
+    current: SendingRow | None = None,
 ) -> dict[str, Any]:
     """What to store: every field of a new sending, or the changes to `current`; errors go to `tree`."""
     given = payload.model_fields_set if current is not None else set(NEW_SENDING) | {"schedule", "audience"}
@@ -90,12 +91,15 @@ async def resolve_sending_fields(
         fields["audience_id"] = await _audience_id(conn, caller.lc_id, tree, [*path, "audience"], payload.audience)
     if "schedule" in given:
         fields.update(_schedule_fields(tree, [*path, "schedule"], payload.schedule, utcnow()))
-    merged = {**(current or NEW_SENDING), **fields}
+    stored = NEW_SENDING if current is None else {
+        "draft": current.draft, "scheduled_at": current.scheduled_at, "audience_id": current.audience_id
+    }  # fmt: skip
+    merged = {**stored, **fields}
     draft = merged["draft"] or merged["scheduled_at"] is None
     fields["status"] = SendingStatus.DRAFT if draft else SendingStatus.SCHEDULED
     # A draft may be incomplete (the documented unschedule example also drops the audience);
     # a sending that is to run needs someone to send to.
-    recipients = len(fields["recipients"]) if "recipients" in fields else (current or {}).get("recipients_count", 0)
+    recipients = len(fields["recipients"]) if "recipients" in fields else (current.recipients_count if current else 0)
     audience = merged["audience_id"] is not None or ("audience" in given and payload.audience is not None)
     if not draft and not audience and not recipients:
         tree.add([*path, "base"], None, "sending_must_have_audience_or_recipients",
@@ -112,10 +116,10 @@ async def insert_sending(conn: Conn, caller: Caller, message_id: MessageId, fiel
 
 
 async def _message_channel_types(conn: Conn, message_id: MessageId) -> list[str]:
-    return [c["type"] for c in (await message_repository.get_channels(conn, [message_id]))[message_id]]
+    return [c.type for c in (await message_repository.get_channels(conn, [message_id]))[message_id]]
 
 
-async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_id: int) -> MessageRow:
     message = await message_repository.get_message(conn, caller.lc_id, service.name, message_id)
     if message is None:
         raise NotFound("Message not found")
@@ -140,8 +144,8 @@ async def create_sending(
     """Schedule a sending of an existing message of this service and LC (404 otherwise)."""
     message = await _message_or_404(conn, caller, service, message_id)
     async with conn.transaction():
-        fields = await _new_sending_fields(conn, caller, message["id"], payload)
-        sending_id = await insert_sending(conn, caller, message["id"], fields)
+        fields = await _new_sending_fields(conn, caller, message.id, payload)
+        sending_id = await insert_sending(conn, caller, message.id, fields)
     return await show_sending(conn, caller, service, sending_id)
 
 
@@ -159,8 +163,8 @@ async def preview_sending(
     message = await _message_or_404(conn, caller, service, message_id)
     try:
         async with conn.transaction():
-            fields = await _new_sending_fields(conn, caller, message["id"], payload)
-            sending_id = await repository.insert_sending(conn, caller.lc_id, message["id"], fields)
+            fields = await _new_sending_fields(conn, caller, message.id, payload)
+            sending_id = await repository.insert_sending(conn, caller.lc_id, message.id, fields)
             raise _Rollback(await preview.preview_sending(conn, sending_id, settings))
     except _Rollback as done:
         return done.preview
@@ -174,18 +178,18 @@ async def update_sending(
         current = await repository.get_sending(conn, caller.lc_id, service.name, sending_id, lock=True)
         if current is None:
             raise NotFound("Sending not found")
-        if current["status"] not in EDITABLE_SENDING_STATUSES:
-            raise NotAllowedInState(f"A sending in status {current['status']} cannot be updated")
+        if current.status not in EDITABLE_SENDING_STATUSES:
+            raise NotAllowedInState(f"A sending in status {current.status} cannot be updated")
         tree = ErrorTree()
-        channel_types = await _message_channel_types(conn, current["message_id"])
+        channel_types = await _message_channel_types(conn, current.message_id)
         fields = await resolve_sending_fields(conn, caller, tree, ["sending"], payload, channel_types, current)
         if tree:
             raise InvalidParameters(tree)
         recipients = fields.pop("recipients", None)
         if recipients is not None:
-            await repository.replace_recipients(conn, current["id"], recipients)
+            await repository.replace_recipients(conn, current.id, recipients)
             fields["recipients_count"] = len(recipients)
-        await repository.update_sending(conn, current["id"], fields)
+        await repository.update_sending(conn, current.id, fields)
         if fields["status"] == SendingStatus.SCHEDULED:
             await repository.notify_sendings_due(conn)
     return await show_sending(conn, caller, service, sending_id)
@@ -197,29 +201,29 @@ async def cancel_sending(conn: Conn, caller: Caller, service: Service, sending_i
         current = await repository.get_sending(conn, caller.lc_id, service.name, sending_id, lock=True)
         if current is None:
             raise NotFound("Sending not found")
-        if current["status"] not in CANCELLABLE_SENDING_STATUSES:
-            raise NotAllowedInState(f"A sending in status {current['status']} cannot be cancelled")
-        await repository.cancel_sending(conn, current["id"], list(CANCELLABLE_SENDING_STATUSES))
+        if current.status not in CANCELLABLE_SENDING_STATUSES:
+            raise NotAllowedInState(f"A sending in status {current.status} cannot be cancelled")
+        await repository.cancel_sending(conn, current.id, list(CANCELLABLE_SENDING_STATUSES))
     return await show_sending(conn, caller, service, sending_id)
 
 
-async def _sending_or_404(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
+async def _sending_or_404(conn: Conn, caller: Caller, service: Service, sending_id: int) -> SendingRow:
     sending = await repository.get_sending(conn, caller.lc_id, service.name, sending_id)
     if sending is None:
         raise NotFound("Sending not found")
     return sending
 
 
-async def sending_views(conn: Conn, sendings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def sending_views(conn: Conn, sendings: list[SendingRow]) -> list[dict[str, Any]]:
     """Full sending bodies for a page of sendings, with two queries for the whole page."""
-    ids = [s["id"] for s in sendings]
+    ids = [s.id for s in sendings]
     recipients = await repository.get_sending_recipients(conn, ids)
     counts = await repository.count_sending_dispatches(conn, ids)
-    preparing = [s["id"] for s in sendings if s["status"] == SendingStatus.PREPARING]
+    preparing = [s.id for s in sendings if s.status == SendingStatus.PREPARING]
     if preparing:  # counted so far by the ranges, so the ledger shows progress while preparation runs
         progress = await repository.preparation_progress(conn, preparing)
-        sendings = [{**s, **progress.get(s["id"], {})} for s in sendings]
-    return [views.sending_view(s, recipients[s["id"]], counts[s["id"]]) for s in sendings]
+        sendings = [s.with_progress(*progress[s.id]) if s.id in progress else s for s in sendings]
+    return [views.sending_view(s, recipients[s.id], counts[s.id]) for s in sendings]
 
 
 async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
@@ -232,7 +236,7 @@ async def list_message_sendings(
     conn: Conn, caller: Caller, service: Service, message_id: int, per_page: int, page_no: int
 ) -> dict[str, Any]:
     message = await _message_or_404(conn, caller, service, message_id)
-    rows, total = await repository.list_message_sendings(conn, message["id"], per_page, (page_no - 1) * per_page)
+    rows, total = await repository.list_message_sendings(conn, message.id, per_page, (page_no - 1) * per_page)
     return {
         "sendings": await sending_views(conn, rows),
         "pagination_info": views.pagination_info(total, per_page, page_no),
@@ -245,7 +249,7 @@ async def list_sending_dispatches(
 ) -> dict[str, Any]:  # fmt: skip
     sending = await _sending_or_404(conn, caller, service, sending_id)
     rows, total = await repository.list_sending_dispatches(
-        conn, sending["id"], filters, per_page, (page_no - 1) * per_page
+        conn, sending.id, filters, per_page, (page_no - 1) * per_page
     )
     return {
         "dispatches": [views.dispatch_view(r) for r in rows],
@@ -257,5 +261,8 @@ async def list_sending_members(
     conn: Conn, caller: Caller, service: Service, sending_id: int, per_page: int, page_no: int
 ) -> dict[str, Any]:
     sending = await _sending_or_404(conn, caller, service, sending_id)
-    rows, total = await repository.list_sending_members(conn, sending["id"], per_page, (page_no - 1) * per_page)
-    return {"dispatch_members": rows, "pagination_info": views.pagination_info(total, per_page, page_no)}
+    rows, total = await repository.list_sending_members(conn, sending.id, per_page, (page_no - 1) * per_page)
+    return {
+        "dispatch_members": [views.sending_member_view(r) for r in rows],
+        "pagination_info": views.pagination_info(total, per_page, page_no),
+    }

@@ -7,6 +7,7 @@ from api.errors import ErrorTree, InvalidParameters, NotFound
 from api.permits import SERVICES
 from api.repository import messages as message_repository
 from api.repository import settings as repository
+from api.repository.rows import HistoryRow, SenderIdentityRow
 from api.schemas import SenderIdentityPayload
 from api.tokens import Caller
 from shared.db import Conn
@@ -35,8 +36,8 @@ async def merge_properties(conn: Conn, caller: Caller) -> dict[str, Any]:
     """Member fields, every member property key seen in the LC (with an example), and the reserved names."""
     found = [{"name": k, "source": "member", "example": v} for k, v in MEMBER_FIELDS.items()]
     found += [
-        {"name": p["name"], "source": "member_properties", "example": p["example"]}
-        for p in await repository.member_property_examples(conn, caller.lc_id)
+        {"name": name, "source": "member_properties", "example": example}
+        for name, example in await repository.member_property_examples(conn, caller.lc_id)
     ]
     found += [{"name": k, "source": "reserved", "example": v} for k, v in RESERVED.items()]
     return {"merge_properties": found}
@@ -53,8 +54,8 @@ async def messaging_settings(conn: Conn, caller: Caller) -> dict[str, Any]:
     }
 
 
-def _identity_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "type": row["type"], "value": row["value"], "created_at": iso_ms(row["created_at"])}
+def _identity_view(row: SenderIdentityRow) -> dict[str, Any]:
+    return {"id": row.id, "type": row.type, "value": row.value, "created_at": iso_ms(row.created_at)}
 
 
 async def list_sender_identities(conn: Conn, caller: Caller, per_page: int, page_no: int) -> dict[str, Any]:
@@ -85,21 +86,21 @@ async def delete_sender_identity(conn: Conn, caller: Caller, identity_id: int) -
     return _identity_view(deleted)
 
 
-def history_item(row: dict[str, Any]) -> dict[str, Any]:
+def history_item(row: HistoryRow) -> dict[str, Any]:
     """One dispatch as the member's messaging history shows it; a cleaned one shows no content."""
-    content = {} if row["cleaned_at"] else (row["content"] or {})
-    sender = row["sender"] or {}
+    content = {} if row.cleaned_at else (row.content or {})
+    sender = row.sender or {}
     return {
-        "id": row["id"], "type": row["type"], "created_at": iso_ms(row["created_at"]),
+        "id": row.id, "type": row.type, "created_at": iso_ms(row.created_at),
         "content": content.get("body"), "subject": content.get("subject"),
-        "sender": sender.get("value") if row["type"] == ChannelType.SMS else None,
-        "msisdn": row["msisdn"], "email": row["email"],
-        "from_name": row["from_name"] if row["type"] == ChannelType.EMAIL else None,
-        "from_address": row["from_email"] if row["type"] == ChannelType.EMAIL else None,
+        "sender": sender.get("value") if row.type == ChannelType.SMS else None,
+        "msisdn": row.msisdn, "email": row.email,
+        "from_name": row.from_name if row.type == ChannelType.EMAIL else None,
+        "from_address": row.from_email if row.type == ChannelType.EMAIL else None,
         "url": content.get("url"), "image": content.get("image_url"), "data": content.get("data"),
-        "app_token": row["app_token"], "message_id": row["message_id"], "sending_id": row["sending_id"],
-        "member_id": row["member_id"], "transmitted_at": iso_ms(row["transmitted_at"]),
-        "delivery_status": row["delivery_status"],
+        "app_token": row.app_token, "message_id": row.message_id, "sending_id": row.sending_id,
+        "member_id": row.member_id, "transmitted_at": iso_ms(row.transmitted_at),
+        "delivery_status": row.delivery_status,
     }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from pydantic import Field
 from api import checks, views
 from api.errors import ErrorTree, InvalidParameters, NotAllowedInState, NotFound
 from api.repository import templates as repository
+from api.repository.rows import TemplateRow
 from api.schemas import TEMPLATE_TYPES, Payload, TemplateDefinition, one_of
 from shared.db import Conn
 from shared.domain import LoyaltyClubId
@@ -51,22 +52,22 @@ class UpdateTemplateRequest(Payload):
     template: TemplateUpdate
 
 
-def template_view(template: dict[str, Any]) -> dict[str, Any]:
+def template_view(template: TemplateRow) -> dict[str, Any]:
     """A template in the spec's shape."""
     return {
-        "id": template["id"],
-        "name": template["name"],
-        "type": template["type"],
-        "content": template["content"],
-        "wrapper_id": template["wrapper_id"],
-        "created_at": iso_ms(template["created_at"]),
-        "updated_at": iso_ms(template["updated_at"]),
+        "id": template.id,
+        "name": template.name,
+        "type": template.type,
+        "content": template.content,
+        "wrapper_id": template.wrapper_id,
+        "created_at": iso_ms(template.created_at),
+        "updated_at": iso_ms(template.updated_at),
     }
 
 
-def bee_template_view(template: dict[str, Any]) -> dict[str, Any]:
+def bee_template_view(template: TemplateRow) -> dict[str, Any]:
     """A bee template: a template with its tags."""
-    return {**template_view(template), "tags": template["tags"]}
+    return {**template_view(template), "tags": template.tags}
 
 
 async def check_wrapper(
@@ -80,10 +81,10 @@ async def check_wrapper(
     wrapper = await repository.get_template(conn, lc_id, wrapper_id, lock="FOR SHARE")
     if wrapper is None:
         tree.add(path, wrapper_id, "template_does_not_exist", "template does not exist")
-    elif wrapper["wrapper_id"] is not None:
+    elif wrapper.wrapper_id is not None:
         tree.add(path, wrapper_id, "invalid", "has a wrapper itself; wrapping is one level only")
-    elif wrapper["type"] not in (allowed := WRAPPER_TYPES_BY_TEMPLATE_TYPE.get(template_type, ())):
-        message = f"a {wrapper['type']} template cannot wrap a {template_type} template"
+    elif wrapper.type not in (allowed := WRAPPER_TYPES_BY_TEMPLATE_TYPE.get(template_type, ())):
+        message = f"a {wrapper.type} template cannot wrap a {template_type} template"
         tree.add(path, wrapper_id, "wrapper_type_does_not_match", message, {"in": list(allowed)})
 
 
@@ -134,11 +135,11 @@ async def show_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> d
     return template_view(template)
 
 
-def _keep_bee_body(tree: ErrorTree, stored: dict[str, Any], fields: dict[str, Any]) -> None:
+def _keep_bee_body(tree: ErrorTree, stored: TemplateRow, fields: dict[str, Any]) -> None:
     """A bee template's body is the HTML export of its bee_json: it changes only together with bee_json."""
-    if stored["type"] != "bee_email" or fields["type"] != "bee_email":
+    if stored.type != "bee_email" or fields["type"] != "bee_email":
         return
-    old, new = stored["content"], fields["content"]
+    old, new = stored.content, fields["content"]
     if new.get("bee_json") != old.get("bee_json"):
         return
     if "body" not in new and "body" in old:
@@ -147,10 +148,10 @@ def _keep_bee_body(tree: ErrorTree, stored: dict[str, Any], fields: dict[str, An
         tree.add(["template", "content", "body"], new.get("body"), "invalid", "is read-only: it changes with bee_json")
 
 
-def _updated_fields(tree: ErrorTree, stored: dict[str, Any], payload: TemplateUpdate) -> dict[str, Any]:
+def _updated_fields(tree: ErrorTree, stored: TemplateRow, payload: TemplateUpdate) -> dict[str, Any]:
     """The stored template with the given keys applied, and its content and tags checked for its type."""
     given = payload.model_fields_set
-    fields = {key: stored[key] for key in ("name", "type", "content", "wrapper_id", "tags")}
+    fields = {key: getattr(stored, key) for key in ("name", "type", "content", "wrapper_id", "tags")}
     for key in given:
         value = getattr(payload, key)
         if value is None and key in _NOT_NULLABLE:
@@ -242,7 +243,7 @@ async def list_bee_templates(
 async def show_bee_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> dict[str, Any]:
     """A bee template of the LC (404 for any other template)."""
     template = await repository.get_template(conn, lc_id, template_id)
-    if template is None or template["type"] != "bee_email":
+    if template is None or template.type != "bee_email":
         raise NotFound("Bee template not found")
     return bee_template_view(template)
 
