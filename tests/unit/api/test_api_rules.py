@@ -68,12 +68,12 @@ def test_the_aggregated_sendings_status(statuses: list[str], expected: str) -> N
 
 
 def test_pagination_marks_first_last_and_out_of_range_pages() -> None:
-    assert pagination_info(250, 100, 3) == {
+    assert pagination_info(250, 100, 3).model_dump() == {
         "total_count": 250, "per_page": 100, "total_pages": 3, "current_page": 3, "next_page": None, "prev_page": 2,
         "is_first_page": False, "is_last_page": True, "is_out_of_range": False,
     }  # fmt: skip
     beyond = pagination_info(0, 100, 2)
-    assert (beyond["is_out_of_range"], beyond["next_page"], beyond["prev_page"]) == (True, None, None)
+    assert (beyond.is_out_of_range, beyond.next_page, beyond.prev_page) == (True, None, None)
 
 
 @pytest.mark.parametrize("given", ["+4740769126", "004740769126", "4740769126", "+47 407 69 126"])

@@ -7,6 +7,7 @@ import io
 from rich.console import Console
 
 from api.admin.follow import Snapshot, View
+from api.bodies import Stats
 
 STATS = dict.fromkeys(
     ("planned", "prepared", "suppressed", "unreachable", "pending", "transmitted", "failed", "delivered",
@@ -16,7 +17,7 @@ STATS = dict.fromkeys(
 
 def snapshot(status: str, **stats: int) -> Snapshot:
     merged = {**STATS, **stats}
-    return Snapshot(7, status, merged, merged["planned"] or None, merged["planned"])
+    return Snapshot(7, status, Stats(**merged), merged["planned"] or None, merged["planned"])
 
 
 def test_each_stage_has_a_bar_with_its_counts_rate_and_eta() -> None:

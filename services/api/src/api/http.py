@@ -3,7 +3,15 @@
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
+
+
+def _body(value: Any) -> Any:
+    """A body model inside the content: its fields as set (a field the view left out stays out, as in the spec)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class JsonResponse(JSONResponse):
@@ -13,4 +21,4 @@ class JsonResponse(JSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return orjson.dumps(content, default=_body)

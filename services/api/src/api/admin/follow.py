@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from api.admin import repository
 from api.admin.db import connection
 from api.admin.errors import UnknownSending
+from api.bodies import Stats
 from api.repository.sendings import count_sending_dispatches
 from api.views import stats_view
 from shared.db import Conn
@@ -28,7 +29,7 @@ class Snapshot:
 
     sending_id: int
     status: str
-    stats: dict[str, int]
+    stats: Stats
     planned: int | None  # recipients resolved once preparation ended; an estimate while it runs
     resolved: int  # recipients resolved so far (dispatches, suppressed, unreachable)
 
@@ -41,8 +42,8 @@ class Snapshot:
         s = self.stats
         return [
             ("prepared", self.resolved, self.planned),
-            ("transmitted", s["transmitted"] + s["failed"], s["prepared"] if self.status_past_preparation else None),
-            ("receipts", s["delivered"] + s["delivery_failed"], s["transmitted"] if self.final else None),
+            ("transmitted", s.transmitted + s.failed, s.prepared if self.status_past_preparation else None),
+            ("receipts", s.delivered + s.delivery_failed, s.transmitted if self.final else None),
         ]
 
     @property
@@ -52,9 +53,9 @@ class Snapshot:
     def line(self) -> str:
         s = self.stats
         return (
-            f"sending {self.sending_id} {self.status}: planned {s['planned']}, prepared {s['prepared']}, "
-            f"transmitted {s['transmitted']}, failed {s['failed']}, delivered {s['delivered']}, "
-            f"delivery_failed {s['delivery_failed']}, suppressed {s['suppressed']}, unreachable {s['unreachable']}"
+            f"sending {self.sending_id} {self.status}: planned {s.planned}, prepared {s.prepared}, "
+            f"transmitted {s.transmitted}, failed {s.failed}, delivered {s.delivered}, "
+            f"delivery_failed {s.delivery_failed}, suppressed {s.suppressed}, unreachable {s.unreachable}"
         )
 
 
@@ -70,7 +71,7 @@ async def read_snapshot(conn: Conn, sending_id: SendingId) -> Snapshot | None:
         suppressed, unreachable = ranges.suppressed, ranges.unreachable
     stats = stats_view(suppressed, unreachable, counts)
     planned = sending.planned_count
-    resolved = stats["planned"]
+    resolved = stats.planned
     if planned is None and ranges.member_ranges_done:
         # Member ranges hold about as many members each: extrapolate from the finished ones.
         per_range = ranges.in_done / ranges.member_ranges_done

@@ -1,5 +1,6 @@
-"""The API's response bodies, declared once: each route names its own (`response_model`), and the served OpenAPI
-document is generated from them. `api.views` builds the answers in these shapes (the contract tests check it)."""
+"""The API's response bodies, declared once: each route names its own (`response_model`), the served OpenAPI
+document is generated from them, and `api.views` answers with instances of them (rendered by orjson through
+`api.http.JsonResponse`, with the fields the view set)."""
 
 from api.bodies.base import Body, Error, ErrorDetail, InvalidParameters, NotReady, PaginationInfo, Status
 from api.bodies.library import (

@@ -74,10 +74,10 @@ async def _run(conn: Conn, caller: Caller, operation: BulkOperation) -> tuple[in
             message_id = _int_param(operation.params, "message_id")
             return 201, {"sending": await sendings.create_sending(conn, caller, service, message_id, body.sending)}
         case ("update", "sending"):
-            found = await sendings.update_sending(
+            updated = await sendings.update_sending(
                 conn, caller, service, _int_param(operation.params, "id"), body.sending
             )
-            return 200, {"sending": found}
+            return 200, {"sending": updated}
         case _:
             return 200, {
                 "sending": await sendings.cancel_sending(conn, caller, service, _int_param(operation.params, "id"))

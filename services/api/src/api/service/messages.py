@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from api import checks, views
+from api import bodies, checks, views
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotFound
 from api.permits import SENDINGS_WITHOUT_CONSENTS_CHECKS, Service
 from api.repository import messages as repository
@@ -114,7 +114,7 @@ def _check_message_fields(
         raise Forbidden(f"Missing permit {SENDINGS_WITHOUT_CONSENTS_CHECKS} to set marketing")
 
 
-async def create_message(conn: Conn, caller: Caller, service: Service, payload: MessagePayload) -> dict[str, Any]:
+async def create_message(conn: Conn, caller: Caller, service: Service, payload: MessagePayload) -> bodies.Message:
     """Store a message with its channels (and its first sending) in one transaction; 422 on any error."""
     async with conn.transaction():
         tree = ErrorTree()
@@ -136,7 +136,7 @@ async def create_message(conn: Conn, caller: Caller, service: Service, payload: 
     return await show_message(conn, caller, service, message_id)
 
 
-async def message_views(conn: Conn, messages: list[MessageRow]) -> list[dict[str, Any]]:
+async def message_views(conn: Conn, messages: list[MessageRow]) -> list[bodies.Message]:
     """Full message bodies for a page of messages, with two queries for the whole page."""
     ids = [m.id for m in messages]
     channels = await repository.get_channels(conn, ids)
@@ -151,7 +151,7 @@ async def _message_or_404(conn: Conn, caller: Caller, service: Service, message_
     return message
 
 
-async def show_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+async def show_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> bodies.Message:
     [view] = await message_views(conn, [await _message_or_404(conn, caller, service, message_id)])
     return view
 
@@ -170,7 +170,7 @@ async def list_messages(
 
 async def update_message(
     conn: Conn, caller: Caller, service: Service, message_id: int, payload: MessageUpdate
-) -> dict[str, Any]:
+) -> bodies.Message:
     """Partial update; channels given replace the message's channels of the same type; sendings untouched."""
     async with conn.transaction():
         message = await _message_or_404(conn, caller, service, message_id)
@@ -190,7 +190,7 @@ async def update_message(
     return await show_message(conn, caller, service, message_id)
 
 
-async def duplicate_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+async def duplicate_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> bodies.Message:
     """A copy named "<name> (copy)" with the same flags and channels (templates copied), without sendings."""
     async with conn.transaction():
         message = await _message_or_404(conn, caller, service, message_id)
@@ -206,11 +206,11 @@ async def duplicate_message(conn: Conn, caller: Caller, service: Service, messag
     return await show_message(conn, caller, service, copy_id)
 
 
-async def delete_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> dict[str, Any]:
+async def delete_message(conn: Conn, caller: Caller, service: Service, message_id: int) -> bodies.Message:
     """Soft delete with its sendings; executing ones are cancelled first. Returns the message as it was."""
     async with conn.transaction():
         view = await show_message(conn, caller, service, message_id)
-        await repository.soft_delete_message(conn, MessageId(view["id"]))
+        await repository.soft_delete_message(conn, MessageId(view.id))
     return view
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from api import checks, views
+from api import bodies, checks, views
 from api.conditions import check_conditions
 from api.errors import ErrorTree, Forbidden, InvalidParameters, NotAllowedInState, NotFound
 from api.permits import SENDINGS_SET_PRIORITY, Service
@@ -140,7 +140,7 @@ async def _new_sending_fields(
 
 async def create_sending(
     conn: Conn, caller: Caller, service: Service, message_id: int, payload: SendingPayload
-) -> dict[str, Any]:
+) -> bodies.Sending:
     """Schedule a sending of an existing message of this service and LC (404 otherwise)."""
     message = await _message_or_404(conn, caller, service, message_id)
     async with conn.transaction():
@@ -172,7 +172,7 @@ async def preview_sending(
 
 async def update_sending(
     conn: Conn, caller: Caller, service: Service, sending_id: int, payload: SendingUpdate
-) -> dict[str, Any]:
+) -> bodies.Sending:
     """Change a draft or scheduled sending (405 once execution started or it is final)."""
     async with conn.transaction():
         current = await repository.get_sending(conn, caller.lc_id, service.name, sending_id, lock=True)
@@ -195,7 +195,7 @@ async def update_sending(
     return await show_sending(conn, caller, service, sending_id)
 
 
-async def cancel_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
+async def cancel_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> bodies.Sending:
     """Cancel a scheduled or executing sending; nothing not yet transmitted will be (405 otherwise)."""
     async with conn.transaction():
         current = await repository.get_sending(conn, caller.lc_id, service.name, sending_id, lock=True)
@@ -214,7 +214,7 @@ async def _sending_or_404(conn: Conn, caller: Caller, service: Service, sending_
     return sending
 
 
-async def sending_views(conn: Conn, sendings: list[SendingRow]) -> list[dict[str, Any]]:
+async def sending_views(conn: Conn, sendings: list[SendingRow]) -> list[bodies.Sending]:
     """Full sending bodies for a page of sendings, with two queries for the whole page."""
     ids = [s.id for s in sendings]
     recipients = await repository.get_sending_recipients(conn, ids)
@@ -226,7 +226,7 @@ async def sending_views(conn: Conn, sendings: list[SendingRow]) -> list[dict[str
     return [views.sending_view(s, recipients[s.id], counts[s.id]) for s in sendings]
 
 
-async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> dict[str, Any]:
+async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> bodies.Sending:
     sending = await _sending_or_404(conn, caller, service, sending_id)
     [view] = await sending_views(conn, [sending])
     return view
