@@ -59,9 +59,20 @@ class HistoryItem(Body):
     type: str
     created_at: Timestamp
     content: str | None
-    member_id: int | None
-    sending_id: int
+    subject: str | None
+    sender: str | None
+    msisdn: str | None
+    email: str | None
+    from_name: str | None
+    from_address: str | None
+    url: str | None
+    image: str | None
+    data: Any
+    app_token: str | None
     message_id: int
+    sending_id: int
+    member_id: int | None
+    transmitted_at: Timestamp | None
     delivery_status: str
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from api import views
+from api import bodies, views
 from api.conditions import check_conditions
 from api.errors import ErrorTree, InvalidParameters, NotAllowedInState, NotFound
 from api.repository import audiences as repository
@@ -13,11 +13,11 @@ from shared.db import Conn
 from shared.formats import iso_ms
 
 
-def audience_view(row: AudienceRow) -> dict[str, Any]:
-    return {
-        "id": row.id, "name": row.name, "conditions": row.conditions, "inline": row.inline,
-        "created_at": iso_ms(row.created_at), "updated_at": iso_ms(row.updated_at),
-    }  # fmt: skip
+def audience_view(row: AudienceRow) -> bodies.Audience:
+    return bodies.Audience(
+        id=row.id, name=row.name, conditions=row.conditions, inline=row.inline,
+        created_at=iso_ms(row.created_at), updated_at=iso_ms(row.updated_at),
+    )  # fmt: skip
 
 
 def _check(body: AudienceBody, current: AudienceRow | None) -> tuple[str, list[Any]]:
@@ -51,16 +51,16 @@ async def list_audiences(conn: Conn, caller: Caller, per_page: int, page_no: int
     }
 
 
-async def create_audience(conn: Conn, caller: Caller, body: AudienceBody) -> dict[str, Any]:
+async def create_audience(conn: Conn, caller: Caller, body: AudienceBody) -> bodies.Audience:
     name, conditions = _check(body, None)
     return await show_audience(conn, caller, await repository.insert_audience(conn, caller.lc_id, name, conditions))
 
 
-async def show_audience(conn: Conn, caller: Caller, audience_id: int) -> dict[str, Any]:
+async def show_audience(conn: Conn, caller: Caller, audience_id: int) -> bodies.Audience:
     return audience_view(await _audience_or_404(conn, caller, audience_id))
 
 
-async def update_audience(conn: Conn, caller: Caller, audience_id: int, body: AudienceBody) -> dict[str, Any]:
+async def update_audience(conn: Conn, caller: Caller, audience_id: int, body: AudienceBody) -> bodies.Audience:
     async with conn.transaction():
         current = await _audience_or_404(conn, caller, audience_id, lock=True)
         name, conditions = _check(body, current)
@@ -68,7 +68,7 @@ async def update_audience(conn: Conn, caller: Caller, audience_id: int, body: Au
     return await show_audience(conn, caller, audience_id)
 
 
-async def delete_audience(conn: Conn, caller: Caller, audience_id: int) -> dict[str, Any]:
+async def delete_audience(conn: Conn, caller: Caller, audience_id: int) -> bodies.Audience:
     """Soft delete; 405 while a sending that may still run needs it."""
     async with conn.transaction():
         current = await _audience_or_404(conn, caller, audience_id, lock=True)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from api import checks, views
+from api import bodies, checks, views
 from api.errors import ErrorTree, InvalidParameters, NotFound
 from api.permits import SERVICES
 from api.repository import messages as message_repository
@@ -54,8 +54,8 @@ async def messaging_settings(conn: Conn, caller: Caller) -> dict[str, Any]:
     }
 
 
-def _identity_view(row: SenderIdentityRow) -> dict[str, Any]:
-    return {"id": row.id, "type": row.type, "value": row.value, "created_at": iso_ms(row.created_at)}
+def _identity_view(row: SenderIdentityRow) -> bodies.SenderIdentity:
+    return bodies.SenderIdentity(id=row.id, type=row.type, value=row.value, created_at=iso_ms(row.created_at))
 
 
 async def list_sender_identities(conn: Conn, caller: Caller, per_page: int, page_no: int) -> dict[str, Any]:
@@ -66,7 +66,7 @@ async def list_sender_identities(conn: Conn, caller: Caller, per_page: int, page
     }
 
 
-async def create_sender_identity(conn: Conn, caller: Caller, payload: SenderIdentityPayload) -> dict[str, Any]:
+async def create_sender_identity(conn: Conn, caller: Caller, payload: SenderIdentityPayload) -> bodies.SenderIdentity:
     """An approved sms sender, checked like a channel's sender; a value the LC has already is a 422."""
     tree = ErrorTree()
     path: list[str | int] = ["sender_identity"]
@@ -79,29 +79,29 @@ async def create_sender_identity(conn: Conn, caller: Caller, payload: SenderIden
     raise InvalidParameters(tree)
 
 
-async def delete_sender_identity(conn: Conn, caller: Caller, identity_id: int) -> dict[str, Any]:
+async def delete_sender_identity(conn: Conn, caller: Caller, identity_id: int) -> bodies.SenderIdentity:
     deleted = await repository.delete_sender_identity(conn, caller.lc_id, identity_id)
     if deleted is None:
         raise NotFound("Sender identity not found")
     return _identity_view(deleted)
 
 
-def history_item(row: HistoryRow) -> dict[str, Any]:
+def history_item(row: HistoryRow) -> bodies.HistoryItem:
     """One dispatch as the member's messaging history shows it; a cleaned one shows no content."""
     content = {} if row.cleaned_at else (row.content or {})
     sender = row.sender or {}
-    return {
-        "id": row.id, "type": row.type, "created_at": iso_ms(row.created_at),
-        "content": content.get("body"), "subject": content.get("subject"),
-        "sender": sender.get("value") if row.type == ChannelType.SMS else None,
-        "msisdn": row.msisdn, "email": row.email,
-        "from_name": row.from_name if row.type == ChannelType.EMAIL else None,
-        "from_address": row.from_email if row.type == ChannelType.EMAIL else None,
-        "url": content.get("url"), "image": content.get("image_url"), "data": content.get("data"),
-        "app_token": row.app_token, "message_id": row.message_id, "sending_id": row.sending_id,
-        "member_id": row.member_id, "transmitted_at": iso_ms(row.transmitted_at),
-        "delivery_status": row.delivery_status,
-    }  # fmt: skip
+    return bodies.HistoryItem(
+        id=row.id, type=row.type, created_at=iso_ms(row.created_at),
+        content=content.get("body"), subject=content.get("subject"),
+        sender=sender.get("value") if row.type == ChannelType.SMS else None,
+        msisdn=row.msisdn, email=row.email,
+        from_name=row.from_name if row.type == ChannelType.EMAIL else None,
+        from_address=row.from_email if row.type == ChannelType.EMAIL else None,
+        url=content.get("url"), image=content.get("image_url"), data=content.get("data"),
+        app_token=row.app_token, message_id=row.message_id, sending_id=row.sending_id,
+        member_id=row.member_id, transmitted_at=iso_ms(row.transmitted_at),
+        delivery_status=row.delivery_status,
+    )  # fmt: skip
 
 
 async def messaging_history(

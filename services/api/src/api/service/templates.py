@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from api import checks, views
+from api import bodies, checks, views
 from api.errors import ErrorTree, InvalidParameters, NotAllowedInState, NotFound
 from api.repository import templates as repository
 from api.repository.rows import TemplateRow
@@ -52,22 +52,31 @@ class UpdateTemplateRequest(Payload):
     template: TemplateUpdate
 
 
-def template_view(template: TemplateRow) -> dict[str, Any]:
+def template_view(template: TemplateRow) -> bodies.Template:
     """A template in the spec's shape."""
-    return {
-        "id": template.id,
-        "name": template.name,
-        "type": template.type,
-        "content": template.content,
-        "wrapper_id": template.wrapper_id,
-        "created_at": iso_ms(template.created_at),
-        "updated_at": iso_ms(template.updated_at),
-    }
+    return bodies.Template(
+        id=template.id,
+        name=template.name,
+        type=template.type,
+        content=template.content,
+        wrapper_id=template.wrapper_id,
+        created_at=iso_ms(template.created_at),
+        updated_at=iso_ms(template.updated_at),
+    )
 
 
-def bee_template_view(template: TemplateRow) -> dict[str, Any]:
+def bee_template_view(template: TemplateRow) -> bodies.BeeTemplate:
     """A bee template: a template with its tags."""
-    return {**template_view(template), "tags": template.tags}
+    return bodies.BeeTemplate(
+        id=template.id,
+        name=template.name,
+        type=template.type,
+        content=template.content,
+        wrapper_id=template.wrapper_id,
+        tags=template.tags,
+        created_at=iso_ms(template.created_at),
+        updated_at=iso_ms(template.updated_at),
+    )
 
 
 async def check_wrapper(
@@ -112,7 +121,7 @@ def _unique(tags: list[str] | None) -> list[str]:
     return list(dict.fromkeys(tags or []))
 
 
-async def create_template(conn: Conn, lc_id: LoyaltyClubId, payload: TemplatePayload) -> dict[str, Any]:
+async def create_template(conn: Conn, lc_id: LoyaltyClubId, payload: TemplatePayload) -> bodies.Template:
     """Store a standalone template after checking its content, tags and wrapper; 422 on any error."""
     tree = ErrorTree()
     fields = {**payload.model_dump(include={"name", "type", "content", "wrapper_id"}), "tags": _unique(payload.tags)}
@@ -127,7 +136,7 @@ async def create_template(conn: Conn, lc_id: LoyaltyClubId, payload: TemplatePay
     return await show_template(conn, lc_id, template_id)
 
 
-async def show_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> dict[str, Any]:
+async def show_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> bodies.Template:
     """A live standalone template of the LC (404 otherwise)."""
     template = await repository.get_template(conn, lc_id, template_id)
     if template is None:
@@ -191,7 +200,7 @@ async def _check_wrapping(
 
 async def update_template(
     conn: Conn, lc_id: LoyaltyClubId, template_id: int, payload: TemplateUpdate
-) -> dict[str, Any]:
+) -> bodies.Template:
     """Apply a partial update under a row lock, so a concurrent wrapping or destroy sees it whole; 422 on error."""
     async with conn.transaction():
         stored = await repository.get_template(conn, lc_id, template_id, lock="FOR UPDATE")
@@ -206,7 +215,7 @@ async def update_template(
     return await show_template(conn, lc_id, template_id)
 
 
-async def destroy_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> dict[str, Any]:
+async def destroy_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> bodies.Template:
     """Soft-delete a template no live template uses as its wrapper (405 otherwise); returns it."""
     async with conn.transaction():
         if await repository.get_template(conn, lc_id, template_id, lock="FOR UPDATE") is None:
@@ -240,7 +249,7 @@ async def list_bee_templates(
     }
 
 
-async def show_bee_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> dict[str, Any]:
+async def show_bee_template(conn: Conn, lc_id: LoyaltyClubId, template_id: int) -> bodies.BeeTemplate:
     """A bee template of the LC (404 for any other template)."""
     template = await repository.get_template(conn, lc_id, template_id)
     if template is None or template.type != "bee_email":
