@@ -23,10 +23,9 @@ from typing import NamedTuple
 import aiohttp
 import orjson
 from tests.bench import cpu
-from tests.bench.end_to_end import EVERYONE
+from tests.bench.end_to_end import EVERYONE, message
 from tests.bench.transmit_twilio import infrastructure
 from tests.infra import eventually
-from tests.seed import SMS_BODY
 
 from api.admin.tenants import create_client, create_lc
 from api.permits import ALL_PERMITS
@@ -47,19 +46,9 @@ class Sample(NamedTuple):
     detail: str = ""  # for a non-2xx answer: the start of its body, or the error
 
 
-def message() -> dict[str, object]:
+def scheduled_message() -> dict[str, object]:
     """A message with one sms channel and its sending, scheduled a day ahead, to an inline audience."""
-    template = {"type": "inline", "definition": {"type": "plain", "content": {"body": SMS_BODY}}}
-    schedule = {"type": "relative", "in": "1 day"}
-    return {
-        "message": {
-            "name": "Bench",
-            "marketing": False,
-            "shorten_urls": False,
-            "channels": [{"type": "sms", "template": template}],
-            "sending": {"schedule": schedule, "audience": {"type": "inline", "conditions": EVERYONE}},
-        }
-    }
+    return message(EVERYONE, {"type": "relative", "in": "1 day"})
 
 
 async def timed(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], at: float) -> Sample:
@@ -85,7 +74,7 @@ async def open_loop(
     """`count` POSTs, the i-th started at start + i/rate, never waiting for answers; returns the start and the
     samples in order (requests still unanswered REQUEST_TIMEOUT after the last start count as status 0)."""
     loop = asyncio.get_running_loop()
-    body = orjson.dumps(message())
+    body = orjson.dumps(scheduled_message())
     start = loop.time() + 0.05
     tasks: list[asyncio.Task[Sample]] = []
     for i in range(count):

@@ -36,8 +36,8 @@ RAW_REQUESTS = 20_000
 EVERYONE = [{"condition_group": "member_properties", "field": "points", "operator": "gte", "value": 0}]
 
 
-def message(conditions: list[dict[str, object]]) -> dict[str, object]:
-    """A message with one sms channel and its immediate sending to an inline audience."""
+def message(conditions: list[dict[str, object]], schedule: dict[str, str] | None = None) -> dict[str, object]:
+    """A message with one sms channel and its sending to an inline audience, immediate unless `schedule`."""
     template = {"type": "inline", "definition": {"type": "plain", "content": {"body": SMS_BODY}}}
     return {
         "message": {
@@ -45,7 +45,10 @@ def message(conditions: list[dict[str, object]]) -> dict[str, object]:
             "marketing": False,
             "shorten_urls": False,
             "channels": [{"type": "sms", "template": template}],
-            "sending": {"schedule": {"type": "immediate"}, "audience": {"type": "inline", "conditions": conditions}},
+            "sending": {
+                "schedule": schedule or {"type": "immediate"},
+                "audience": {"type": "inline", "conditions": conditions},
+            },
         }
     }
 

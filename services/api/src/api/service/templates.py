@@ -67,16 +67,7 @@ def template_view(template: TemplateRow) -> bodies.Template:
 
 def bee_template_view(template: TemplateRow) -> bodies.BeeTemplate:
     """A bee template: a template with its tags."""
-    return bodies.BeeTemplate(
-        id=template.id,
-        name=template.name,
-        type=template.type,
-        content=template.content,
-        wrapper_id=template.wrapper_id,
-        tags=template.tags,
-        created_at=iso_ms(template.created_at),
-        updated_at=iso_ms(template.updated_at),
-    )
+    return bodies.BeeTemplate(**dict(template_view(template)), tags=template.tags)
 
 
 async def check_wrapper(
