@@ -40,6 +40,8 @@ IDENTIFIER_BY_CHANNEL: dict[str, str] = {
 
 # The PostgreSQL NOTIFY channel on which the api wakes the scheduler when a sending may be due.
 SENDINGS_DUE_CHANNEL = "sendings_due"
+# The channel on which a sending's status change (migration 0010's trigger) wakes the scheduler's status relay.
+SENDING_STATUS_CHANNEL = "sending_status_outbox"
 
 MARKETING_SERVICES = frozenset({"campaigns", "campaigns_testing", "tenants", "tenants_testing"})
 

@@ -7,9 +7,10 @@ import random
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 from tests.infra import eventually
+from tests.kafka_log import end_offsets, published_since
 
 from shared.events import SendingScheduled
 from shared.events.topics import SENDING_SCHEDULED
@@ -17,32 +18,12 @@ from shared.unit_of_work import UnitOfWork
 
 
 async def _end_offsets(kafka: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(SENDING_SCHEDULED, p) for p in consumer.partitions_for_topic(SENDING_SCHEDULED) or ()
-        ]
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
+    return await end_offsets(kafka, SENDING_SCHEDULED)
 
 
 async def _published(kafka: str, since: dict[TopicPartition, int]) -> list[tuple[bytes | None, int]]:
     """(key, sending id) of every sending.scheduled written after `since`, in partition order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(since))
-        for partition, offset in since.items():
-            consumer.seek(partition, offset)
-        found: list[tuple[bytes | None, int]] = []
-        batches = await consumer.getmany(timeout_ms=500)
-        for records in batches.values():
-            found += [(r.key, SendingScheduled.from_bytes(r.value or b"").sending_id) for r in records]
-        return found
-    finally:
-        await consumer.stop()
+    return [(key, event.sending_id) for key, event in await published_since(kafka, since, SendingScheduled)]
 
 
 async def _marker_table(db: asyncpg.Pool) -> None:

@@ -13,8 +13,10 @@ from shared.events import (
     MemberUpserted,
     PreparationRangeDue,
     SendingScheduled,
+    SendingStatusChanged,
 )
 from shared.events.catalog import FLOWS
+from shared.ledger import DispatchCounts, Stats
 
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 SAMPLES: dict[type[Event], tuple[Event, str]] = {
@@ -34,6 +36,19 @@ SAMPLES: dict[type[Event], tuple[Event, str]] = {
     ),
     MemberUpserted: (MemberUpserted(loyalty_club="acme", member_id=42, updated_at=NOW), "42"),
     MemberDeleted: (MemberDeleted(loyalty_club="acme", member_id=42, deleted_at=NOW), "42"),
+    SendingStatusChanged: (
+        SendingStatusChanged(
+            sequence=2,
+            lc="acme",
+            service="campaigns",
+            message_id=12,
+            sending_id=7,
+            status="preparing",
+            previous_status="scheduled",
+            stats=Stats.of(None, None, DispatchCounts()),
+        ),
+        "7",
+    ),
 }
 
 

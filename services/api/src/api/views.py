@@ -7,7 +7,6 @@ from typing import Any
 from api import bodies
 from api.repository.rows import (
     ChannelRow,
-    DispatchCounts,
     DispatchRow,
     MessageRow,
     SendingMemberRow,
@@ -16,6 +15,7 @@ from api.repository.rows import (
 )
 from shared.domain import FINAL_SENDING_STATUSES, ChannelType
 from shared.formats import iso_ms
+from shared.ledger import Stats
 
 
 def aggregated_sendings_status(statuses: list[str]) -> str:
@@ -87,25 +87,7 @@ def message_view(message: MessageRow, channels: list[ChannelRow], summary: Sendi
     )
 
 
-def stats_view(suppressed: int | None, unreachable: int | None, counts: DispatchCounts) -> bodies.Stats:
-    """The dispatch ledger; every sum of spec §2.2 holds by construction."""
-    suppressed = suppressed or 0
-    unreachable = unreachable or 0
-    return bodies.Stats(
-        planned=counts.prepared + suppressed + unreachable,
-        prepared=counts.prepared,
-        suppressed=suppressed,
-        unreachable=unreachable,
-        pending=counts.pending,
-        transmitted=counts.transmitted,
-        failed=counts.failed,
-        delivered=counts.delivered,
-        delivery_failed=counts.delivery_failed,
-        delivery_pending=counts.transmitted - counts.delivered - counts.delivery_failed,
-    )
-
-
-def sending_view(sending: SendingRow, recipients: list[dict[str, Any]], counts: DispatchCounts) -> bodies.Sending:
+def sending_view(sending: SendingRow, recipients: list[dict[str, Any]], stats: Stats) -> bodies.Sending:
     return bodies.Sending(
         id=sending.id,
         message_id=sending.message_id,
@@ -122,7 +104,7 @@ def sending_view(sending: SendingRow, recipients: list[dict[str, Any]], counts: 
         recipients_count=sending.recipients_count,
         members_count=sending.members_count,
         dispatches_count=sending.dispatches_count,
-        stats=stats_view(sending.suppressed_count, sending.unreachable_count, counts),
+        stats=stats,
         transmitted_at=iso_ms(sending.transmitted_at),
         created_at=iso_ms(sending.created_at),
         updated_at=iso_ms(sending.updated_at),

@@ -19,3 +19,7 @@ class SchedulerSettings(ServiceSettings):
     retention_interval_seconds: float = Field(default=3600, gt=0, description="how often old dispatches are wiped")
     retention_default_days: int = Field(default=90, ge=1, description="retention of an LC without its own setting")
     retention_batch_size: int = Field(default=10_000, ge=1, description="dispatches wiped per transaction")
+    status_relay_batch_size: int = Field(default=500, ge=1, description="sending.status events published at once")
+    status_relay_poll_seconds: float = Field(
+        default=1.0, gt=0, description="longest wait between two looks at the sending.status outbox"
+    )

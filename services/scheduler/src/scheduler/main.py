@@ -1,11 +1,13 @@
-"""Composition root of the scheduler: the scheduling loop, the LISTEN that wakes it, and retention."""
+"""Composition root of the scheduler: the scheduling loop, the sending.status relay, the LISTEN that wakes them,
+and retention."""
 
 import asyncio
 from collections.abc import Callable
 
 from scheduler.config import SchedulerSettings
-from scheduler.repository import listen_for_due_sendings
-from scheduler.service import run_retention, run_scheduler
+from scheduler.repository import listen
+from scheduler.service import run_retention, run_scheduler, run_status_relay
+from shared.domain import SENDING_STATUS_CHANNEL, SENDINGS_DUE_CHANNEL
 from shared.logging import configure_logging
 from shared.runtime import Runtime
 from shared.worker import run_worker, start
@@ -13,9 +15,11 @@ from shared.worker import run_worker, start
 
 def register(settings: SchedulerSettings) -> Callable[[Runtime], None]:
     def setup(runtime: Runtime) -> None:
-        wake = asyncio.Event()
-        runtime.spawn("listen", lambda: listen_for_due_sendings(settings.database_url, wake))
-        runtime.spawn("scheduler", lambda: run_scheduler(runtime.pool, runtime.broker, settings, wake))
+        due, status_changed = asyncio.Event(), asyncio.Event()
+        wakes = {SENDINGS_DUE_CHANNEL: due, SENDING_STATUS_CHANNEL: status_changed}
+        runtime.spawn("listen", lambda: listen(settings.database_url, wakes))
+        runtime.spawn("scheduler", lambda: run_scheduler(runtime.pool, runtime.broker, settings, due))
+        runtime.spawn("status-relay", lambda: run_status_relay(runtime.pool, runtime.broker, settings, status_changed))
         runtime.spawn("retention", lambda: run_retention(runtime.pool, settings))
 
     return setup

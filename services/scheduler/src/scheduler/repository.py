@@ -1,13 +1,17 @@
-"""SQL of the scheduler: due sendings, deadlines, work stuck in a stage, and the LISTEN for due sendings."""
+"""SQL of the scheduler: due sendings, deadlines, work stuck in a stage, the sending.status outbox, and the LISTEN
+that wakes its loops."""
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
 
 import asyncpg
 import structlog
 
 from shared.db import Conn
-from shared.domain import SENDINGS_DUE_CHANNEL, DispatchId, SendingId
+from shared.domain import DispatchId, SendingId
 
 log = structlog.get_logger(__name__)
 
@@ -130,8 +134,55 @@ async def wipe_expired_dispatches(conn: Conn, batch_size: int, default_days: int
     return int(result.rsplit(maxsplit=1)[-1])
 
 
-async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
-    """Set `wake` on every NOTIFY from the api; reconnect if the connection drops (polling covers the gap)."""
+# One relay publishes at a time, cluster-wide, so the events of one sending leave in their order.
+_STATUS_RELAY_LOCK = 7_262_010_002
+
+
+class StatusChange(NamedTuple):
+    """One row of the sending.status outbox, with what its event says of the sending."""
+
+    outbox_id: int
+    event_id: UUID
+    occurred_at: datetime
+    sequence: int
+    status: str
+    previous_status: str | None
+    sending_id: SendingId
+    message_id: int
+    request_id: str | None
+    suppressed_count: int | None
+    unreachable_count: int | None
+    service: str
+    lc: str
+
+
+async def lock_status_relay(conn: Conn) -> bool:
+    """Hold the relay's lock until the transaction ends; False when another relay holds it."""
+    locked: bool = await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _STATUS_RELAY_LOCK)
+    return locked
+
+
+async def take_status_changes(conn: Conn, limit: int) -> list[StatusChange]:
+    """The oldest unpublished status changes, in the order they were made."""
+    rows = await conn.fetch(
+        "SELECT o.id, o.event_id, o.occurred_at, o.sequence, o.status, o.previous_status, o.sending_id, "
+        "s.message_id, s.request_id, s.suppressed_count, s.unreachable_count, m.service, lc.slug "
+        "FROM sending_status_outbox o JOIN sendings s ON s.id = o.sending_id "
+        "JOIN messages m ON m.id = s.message_id JOIN loyalty_clubs lc ON lc.id = s.loyalty_club_id "
+        "ORDER BY o.id LIMIT $1",
+        limit,
+    )
+    return [StatusChange(*r) for r in rows]
+
+
+async def forget_status_changes(conn: Conn, outbox_ids: list[int]) -> None:
+    """Published and confirmed by the broker: out of the outbox."""
+    await conn.execute("DELETE FROM sending_status_outbox WHERE id = ANY($1)", outbox_ids)
+
+
+async def listen(url: str, wakes: Mapping[str, asyncio.Event]) -> None:
+    """Set the event of a channel on every NOTIFY on it (`wakes`: channel → event); reconnect if the connection
+    drops (the loops poll too, which covers the gap)."""
     while True:
         try:
             conn = await asyncpg.connect(url)
@@ -142,8 +193,9 @@ async def listen_for_due_sendings(url: str, wake: asyncio.Event) -> None:
         lost = asyncio.Event()
         try:
             conn.add_termination_listener(lambda _, event=lost: event.set())
-            await conn.add_listener(SENDINGS_DUE_CHANNEL, lambda *_: wake.set())
-            wake.set()  # anything notified while we were not listening is picked up now
+            for channel, wake in wakes.items():
+                await conn.add_listener(channel, lambda *_, event=wake: event.set())
+                wake.set()  # anything notified while we were not listening is picked up now
             await lost.wait()
             log.warning("listen_connection_lost")
         finally:

@@ -10,8 +10,11 @@ from faststream.kafka import KafkaBroker
 
 from scheduler import repository
 from scheduler.config import SchedulerSettings
-from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, Event, SendingScheduled
+from shared import ledger_repository
+from shared.events import MAX_DISPATCHES_PER_EVENT, DispatchesPrepared, Event, SendingScheduled, SendingStatusChanged
 from shared.formats import utcnow
+from shared.kafka import publish_events
+from shared.ledger import Stats
 from shared.outages import UNAVAILABLE
 from shared.unit_of_work import UnitOfWork
 
@@ -91,6 +94,51 @@ async def run_scheduler(
             timeout = settings.scheduler_poll_seconds
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout)
+
+
+def _status_event(change: repository.StatusChange, stats: Stats) -> SendingStatusChanged:
+    return SendingStatusChanged(
+        event_id=change.event_id, occurred_at=change.occurred_at, sequence=change.sequence, lc=change.lc,
+        service=change.service, message_id=change.message_id, sending_id=change.sending_id,
+        request_id=change.request_id, status=change.status, previous_status=change.previous_status, stats=stats,
+    )  # fmt: skip
+
+
+async def relay_status_changes(pool: asyncpg.Pool, broker: KafkaBroker, batch_size: int) -> int:
+    """Publish the oldest status changes of the outbox as sending.status, then delete them; returns how many.
+
+    The outbox's rule, the other way round from UnitOfWork's: the change is already committed (by the trigger,
+    with the change itself), so here the event leaves first and its row goes only once the broker confirmed. A
+    crash in between publishes it again, with the same event id. The transaction holds the relay's lock, so
+    with several schedulers one publishes at a time and a sending's events keep their order."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repository.lock_status_relay(conn):
+            return 0
+        changes = await repository.take_status_changes(conn, batch_size)
+        if not changes:
+            return 0
+        counts = {c.sending_id: (c.suppressed_count, c.unreachable_count) for c in changes}
+        stats = await ledger_repository.ledgers(conn, counts)
+        await publish_events(broker, [_status_event(c, stats[c.sending_id]) for c in changes])
+        await repository.forget_status_changes(conn, [c.outbox_id for c in changes])
+    return len(changes)
+
+
+async def run_status_relay(
+    pool: asyncpg.Pool, broker: KafkaBroker, settings: SchedulerSettings, wake: asyncio.Event
+) -> None:
+    """The sending.status relay: woken by the outbox's NOTIFY, and every `status_relay_poll_seconds` anyway."""
+    while True:
+        wake.clear()
+        try:
+            while await relay_status_changes(pool, broker, settings.status_relay_batch_size) == (
+                settings.status_relay_batch_size
+            ):
+                pass  # a full batch: there may be more
+        except UNAVAILABLE as exc:  # the outbox keeps them: the next pass publishes them
+            log.warning("status_relay_pass_failed", error=repr(exc)[:300])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), settings.status_relay_poll_seconds)
 
 
 async def wipe_expired(pool: asyncpg.Pool, settings: SchedulerSettings) -> int:

@@ -9,7 +9,7 @@ from shared.events.dispatches import (
     TransmissionOutcome,
 )
 from shared.events.members import MemberDeleted, MemberUpserted
-from shared.events.sendings import PreparationRangeDue, SendingScheduled
+from shared.events.sendings import PreparationRangeDue, SendingScheduled, SendingStatusChanged
 
 __all__ = [
     "MAX_DISPATCHES_PER_EVENT",
@@ -21,5 +21,6 @@ __all__ = [
     "MemberUpserted",
     "PreparationRangeDue",
     "SendingScheduled",
+    "SendingStatusChanged",
     "TransmissionOutcome",
 ]

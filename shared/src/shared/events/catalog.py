@@ -11,7 +11,7 @@ from shared.events.base import Event
 from shared.events.delivery import DeliveryStatusReceived
 from shared.events.dispatches import DispatchesPrepared, DispatchTransmitted
 from shared.events.members import MemberDeleted, MemberUpserted
-from shared.events.sendings import PreparationRangeDue, SendingScheduled
+from shared.events.sendings import PreparationRangeDue, SendingScheduled, SendingStatusChanged
 
 MEMBER_SERVICE = "member-service"  # the platform service that owns members (not part of this system)
 
@@ -54,6 +54,8 @@ FLOWS: tuple[Flow, ...] = (
     ),
     Flow(MemberUpserted, "member id", (MEMBER_SERVICE,), (Consumer("api", MEMBER_UPSERTS_GROUP),)),
     Flow(MemberDeleted, "member id", (MEMBER_SERVICE,), (Consumer("api", MEMBER_DELETIONS_GROUP),)),
+    # For the platform's other services (and webhooks): no consumer of this system's own.
+    Flow(SendingStatusChanged, "sending id", ("scheduler",)),
 )
 
 

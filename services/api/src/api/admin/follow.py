@@ -16,11 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from api.admin import repository
 from api.admin.db import connection
 from api.admin.errors import UnknownSending
-from api.bodies import Stats
-from api.repository.sendings import count_sending_dispatches
-from api.views import stats_view
 from shared.db import Conn
 from shared.domain import FINAL_SENDING_STATUSES, SendingId
+from shared.ledger import Stats
+from shared.ledger_repository import count_sending_dispatches
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ async def read_snapshot(conn: Conn, sending_id: SendingId) -> Snapshot | None:
     suppressed, unreachable = sending.suppressed_count, sending.unreachable_count
     if suppressed is None:  # still preparing: the ranges hold the counts of committed chunks
         suppressed, unreachable = ranges.suppressed, ranges.unreachable
-    stats = stats_view(suppressed, unreachable, counts)
+    stats = Stats.of(suppressed, unreachable, counts)
     planned = sending.planned_count
     resolved = stats.planned
     if planned is None and ranges.member_ranges_done:

@@ -44,8 +44,8 @@ from api.bodies.messages import (
     SendingEnvelope,
     SendingList,
     SendingPreview,
-    Stats,
 )
+from shared.ledger import Stats  # the ledger is declared once: sending.status carries it too
 
 __all__ = [
     "Audience",

@@ -6,6 +6,7 @@ from api.bodies.base import Body, ChannelType, PaginationInfo, SendingStatusName
 from api.permits import SERVICES
 from api.schemas import one_of
 from shared.domain import DeliveryStatus, TransmissionStatus
+from shared.ledger import Stats
 
 
 class ChannelTemplate(Body):
@@ -63,19 +64,6 @@ class Recipient(Body):
     email: str | None
     app_token: str | None
     properties: dict[str, Any]
-
-
-class Stats(Body):
-    planned: int
-    prepared: int
-    suppressed: int
-    unreachable: int
-    pending: int
-    transmitted: int
-    failed: int
-    delivered: int
-    delivery_failed: int
-    delivery_pending: int
 
 
 class Sending(MessageSending):

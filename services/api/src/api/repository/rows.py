@@ -93,10 +93,6 @@ class SendingRow(_Row):
     created_at: datetime
     updated_at: datetime
 
-    def with_progress(self, suppressed: int | None, unreachable: int | None) -> SendingRow:
-        """The sending with the counts its preparation reached so far (it has none of its own yet)."""
-        return dataclasses.replace(self, suppressed_count=suppressed, unreachable_count=unreachable)
-
 
 @dataclass(frozen=True, slots=True)
 class DispatchRow(_Row):
@@ -118,18 +114,6 @@ class DispatchRow(_Row):
     transmitted_at: datetime | None
     delivered_at: datetime | None
     cleaned_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchCounts:
-    """A sending's dispatches by transmission and delivery status (the ledger's counted half)."""
-
-    prepared: int = 0
-    pending: int = 0
-    transmitted: int = 0
-    failed: int = 0
-    delivered: int = 0
-    delivery_failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)

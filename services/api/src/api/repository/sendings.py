@@ -4,7 +4,7 @@ from typing import Any
 
 import orjson
 
-from api.repository.rows import DispatchCounts, DispatchRow, SendingMemberRow, SendingRow, columns
+from api.repository.rows import DispatchRow, SendingMemberRow, SendingRow, columns
 from shared.db import Conn
 from shared.domain import SENDINGS_DUE_CHANNEL, LoyaltyClubId, MessageId, SendingId
 
@@ -146,25 +146,6 @@ async def get_sending_recipients(conn: Conn, sending_ids: list[SendingId]) -> di
     return found
 
 
-async def count_sending_dispatches(conn: Conn, sending_ids: list[SendingId]) -> dict[int, DispatchCounts]:
-    """The ledger's dispatch counts of each sending, by transmission and delivery status."""
-    rows = await conn.fetch(
-        "SELECT sending_id, count(*) AS prepared, "
-        "count(*) FILTER (WHERE transmission_status = 'scheduled') AS pending, "
-        "count(*) FILTER (WHERE transmission_status = 'transmitted') AS transmitted, "
-        "count(*) FILTER (WHERE transmission_status = 'failed') AS failed, "
-        "count(*) FILTER (WHERE transmission_status = 'transmitted' AND delivery_status = 'delivered') AS delivered, "
-        "count(*) FILTER (WHERE transmission_status = 'transmitted' AND delivery_status = 'failed') "
-        "  AS delivery_failed "
-        "FROM dispatches WHERE sending_id = ANY($1) GROUP BY sending_id",
-        sending_ids,
-    )
-    counts: dict[int, DispatchCounts] = dict.fromkeys(sending_ids, DispatchCounts())
-    for sending_id, *numbers in rows:
-        counts[sending_id] = DispatchCounts(*numbers)
-    return counts
-
-
 DISPATCH_FILTERS = ("transmission_status", "delivery_status", "member_id", "msisdn", "email", "app_token")
 
 
@@ -227,16 +208,6 @@ async def insert_inline_audience(conn: Conn, lc_id: LoyaltyClubId, conditions: l
         conditions,
     )
     return audience_id
-
-
-async def preparation_progress(conn: Conn, sending_ids: list[SendingId]) -> dict[int, tuple[int, int]]:
-    """(suppressed, unreachable) recipients counted so far by the ranges of each sending being prepared."""
-    rows = await conn.fetch(
-        "SELECT sending_id, sum(suppressed)::int AS suppressed_count, sum(unreachable)::int AS unreachable_count "
-        "FROM preparation_ranges WHERE sending_id = ANY($1) GROUP BY sending_id",
-        sending_ids,
-    )
-    return {sending_id: (suppressed, unreachable) for sending_id, suppressed, unreachable in rows}
 
 
 async def count_by_status(conn: Conn) -> dict[str, int]:

@@ -12,6 +12,7 @@ from api.repository import sendings as repository
 from api.repository.rows import MessageRow, SendingRow
 from api.schemas import AudiencePayload, Schedule, SendingPayload, SendingUpdate
 from api.tokens import Caller
+from shared import ledger_repository
 from shared.config import ServiceSettings
 from shared.db import Conn
 from shared.domain import (
@@ -216,14 +217,9 @@ async def _sending_or_404(conn: Conn, caller: Caller, service: Service, sending_
 
 async def sending_views(conn: Conn, sendings: list[SendingRow]) -> list[bodies.Sending]:
     """Full sending bodies for a page of sendings, with two queries for the whole page."""
-    ids = [s.id for s in sendings]
-    recipients = await repository.get_sending_recipients(conn, ids)
-    counts = await repository.count_sending_dispatches(conn, ids)
-    preparing = [s.id for s in sendings if s.status == SendingStatus.PREPARING]
-    if preparing:  # counted so far by the ranges, so the ledger shows progress while preparation runs
-        progress = await repository.preparation_progress(conn, preparing)
-        sendings = [s.with_progress(*progress[s.id]) if s.id in progress else s for s in sendings]
-    return [views.sending_view(s, recipients[s.id], counts[s.id]) for s in sendings]
+    recipients = await repository.get_sending_recipients(conn, [s.id for s in sendings])
+    stats = await ledger_repository.ledgers(conn, {s.id: (s.suppressed_count, s.unreachable_count) for s in sendings})
+    return [views.sending_view(s, recipients[s.id], stats[s.id]) for s in sendings]
 
 
 async def show_sending(conn: Conn, caller: Caller, service: Service, sending_id: int) -> bodies.Sending:
