@@ -22,20 +22,25 @@ async def end_offsets(kafka: str, topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def published_since(
-    kafka: str, since: dict[TopicPartition, int], event_type: type[E]
-) -> list[tuple[bytes | None, E]]:
-    """(key, event) of every record written after `since`, each partition in its order."""
+async def records_since(kafka: str, since: dict[TopicPartition, int]) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) of every record written after `since`, each partition in its order."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(since))
         for partition, offset in since.items():
             consumer.seek(partition, offset)
-        found: list[tuple[bytes | None, E]] = []
+        found: list[tuple[bytes | None, bytes]] = []
         while batches := await consumer.getmany(timeout_ms=500):
             for records in batches.values():
-                found += [(r.key, event_type.from_bytes(r.value or b"")) for r in records]
+                found += [(r.key, r.value or b"") for r in records]
         return found
     finally:
         await consumer.stop()
+
+
+async def published_since(
+    kafka: str, since: dict[TopicPartition, int], event_type: type[E]
+) -> list[tuple[bytes | None, E]]:
+    """(key, event) of every event written after `since`, each partition in its order."""
+    return [(key, event_type.from_bytes(value)) for key, value in await records_since(kafka, since)]

@@ -66,8 +66,10 @@ class Api:
 async def serve_api(database_url: str, kafka: str, **settings: Any) -> AsyncIterator[Api]:
     """An api server on 127.0.0.1 (uvicorn in this loop) for as long as the context lasts."""
     port = free_port()
-    # The member consumers are tested end to end; here their group joins would only slow each start.
+    # The member and sending-request consumers are tested end to end; here their group joins would only slow each
+    # start.
     settings.setdefault("consume_member_events", False)
+    settings.setdefault("consume_sending_requests", False)
     config = ApiSettings(database_url=database_url, kafka_bootstrap_servers=kafka, api_port=port, **settings)
     server = uvicorn.Server(
         uvicorn.Config(

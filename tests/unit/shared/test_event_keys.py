@@ -12,6 +12,8 @@ from shared.events import (
     MemberDeleted,
     MemberUpserted,
     PreparationRangeDue,
+    SendingRejected,
+    SendingRequested,
     SendingScheduled,
     SendingStatusChanged,
 )
@@ -36,6 +38,11 @@ SAMPLES: dict[type[Event], tuple[Event, str]] = {
     ),
     MemberUpserted: (MemberUpserted(loyalty_club="acme", member_id=42, updated_at=NOW), "42"),
     MemberDeleted: (MemberDeleted(loyalty_club="acme", member_id=42, deleted_at=NOW), "42"),
+    SendingRequested: (
+        SendingRequested(request_id="r-9", requested_by="loyalty-engine", lc="acme", service="generic", message_id=1),
+        "r-9",
+    ),
+    SendingRejected: (SendingRejected(request_id="r-9", lc="acme", service="generic", error="Not found"), "r-9"),
     SendingStatusChanged: (
         SendingStatusChanged(
             sequence=2,

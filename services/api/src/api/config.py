@@ -16,3 +16,10 @@ class ApiSettings(ServiceSettings):
     consume_member_events: bool = Field(
         default=True, description="keep the members read model from member.upserted / member.deleted"
     )
+    consume_sending_requests: bool = Field(
+        default=True, description="create the sendings asked for by sending.requested"
+    )
+    sending_request_services: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="producing service → the services it may request sendings in (JSON); one not listed: every one",
+    )

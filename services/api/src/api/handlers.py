@@ -1,9 +1,13 @@
-"""Kafka handlers of the api: translate a member service's event into a service call (the members read model)."""
+"""Kafka handlers of the api: translate a platform service's event into a service call (the members read model,
+sendings requested through Kafka)."""
 
 from collections.abc import Awaitable, Callable
 
+from api.config import ApiSettings
 from api.service.members import apply_member_deleted, apply_member_upserted
-from shared.events import MemberDeleted, MemberUpserted
+from api.service.requests import request_sending
+from shared.events import MemberDeleted, MemberUpserted, SendingRejected, SendingRequested
+from shared.kafka import publish_events
 from shared.runtime import Runtime
 
 
@@ -19,5 +23,20 @@ def on_member_deleted(runtime: Runtime) -> Callable[[MemberDeleted], Awaitable[N
     async def handle(event: MemberDeleted) -> None:
         """A member was deleted: wipe it and its personal data."""
         await apply_member_deleted(runtime.pool, event)
+
+    return handle
+
+
+def on_sending_requests(runtime: Runtime, settings: ApiSettings) -> Callable[[list[SendingRequested]], Awaitable[None]]:
+    async def handle(events: list[SendingRequested]) -> None:
+        """A batch of requests: each its own transaction; the refusals published together, once all are done (a
+        crash before that redelivers the batch: created ones are skipped, refused ones refused again, same ids)."""
+        rejected: list[SendingRejected] = []
+        async with runtime.pool.acquire() as conn:
+            for event in events:
+                refusal = await request_sending(conn, event, settings.sending_request_services)
+                if refusal is not None:
+                    rejected.append(refusal)
+        await publish_events(runtime.broker, rejected)
 
     return handle

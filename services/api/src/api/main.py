@@ -8,32 +8,36 @@ from fastapi_offline import FastAPIOffline
 
 from api.config import ApiSettings
 from api.error_handlers import install_error_handlers
-from api.handlers import on_member_deleted, on_member_upserted
+from api.handlers import on_member_deleted, on_member_upserted, on_sending_requests
 from api.http import JsonResponse
 from api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RateLimitMiddleware
 from api.openapi import install_openapi
 from api.routes import audiences, bulks, health, messages, sendings, short_links, templates
 from api.routes import settings as lc_settings
-from shared.events import MemberDeleted, MemberUpserted
+from shared.events import MemberDeleted, MemberUpserted, SendingRequested
 from shared.events.catalog import consumer_group
 from shared.http_service import serve_http
-from shared.kafka import consume
+from shared.kafka import consume, consume_batch
 from shared.logging import configure_logging
 from shared.metrics import HttpMetricsMiddleware
 from shared.runtime import Runtime, open_runtime
 
 UPSERTS_GROUP = consumer_group("api", MemberUpserted)
 DELETIONS_GROUP = consumer_group("api", MemberDeleted)
+REQUESTS_GROUP = consumer_group("api", SendingRequested, batch=True)
 
 
 def register(settings: ApiSettings) -> Callable[[Runtime], None]:
-    """The api keeps the members read model from the member service's events."""
+    """The api keeps the members read model from the member service's events, and creates the sendings other
+    platform services request."""
 
     def register(runtime: Runtime) -> None:
-        if not settings.consume_member_events:
-            return
-        consume(runtime.broker, settings, MemberUpserted, UPSERTS_GROUP, on_member_upserted(runtime))
-        consume(runtime.broker, settings, MemberDeleted, DELETIONS_GROUP, on_member_deleted(runtime))
+        if settings.consume_member_events:
+            consume(runtime.broker, settings, MemberUpserted, UPSERTS_GROUP, on_member_upserted(runtime))
+            consume(runtime.broker, settings, MemberDeleted, DELETIONS_GROUP, on_member_deleted(runtime))
+        if settings.consume_sending_requests:
+            handler = on_sending_requests(runtime, settings)
+            consume_batch(runtime.broker, settings, SendingRequested, REQUESTS_GROUP, handler)
 
     return register
 

@@ -9,6 +9,7 @@ from shared.events.dispatches import (
     TransmissionOutcome,
 )
 from shared.events.members import MemberDeleted, MemberUpserted
+from shared.events.requests import SendingRejected, SendingRequested
 from shared.events.sendings import PreparationRangeDue, SendingScheduled, SendingStatusChanged
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "MemberDeleted",
     "MemberUpserted",
     "PreparationRangeDue",
+    "SendingRejected",
+    "SendingRequested",
     "SendingScheduled",
     "SendingStatusChanged",
     "TransmissionOutcome",

@@ -11,9 +11,11 @@ from shared.events.base import Event
 from shared.events.delivery import DeliveryStatusReceived
 from shared.events.dispatches import DispatchesPrepared, DispatchTransmitted
 from shared.events.members import MemberDeleted, MemberUpserted
+from shared.events.requests import SendingRejected, SendingRequested
 from shared.events.sendings import PreparationRangeDue, SendingScheduled, SendingStatusChanged
 
 MEMBER_SERVICE = "member-service"  # the platform service that owns members (not part of this system)
+PLATFORM_SERVICES = "platform services"  # any other service of the platform (events spec §1)
 
 # Consumer groups. One group per topic: one group over two topics kept rebalancing.
 PREPARER_GROUP = "preparer"
@@ -22,6 +24,7 @@ TRANSMITTER_GROUP = "transmitter"
 RECEIPTS_GROUP = "delivery-receipts"
 MEMBER_UPSERTS_GROUP = "api-member-upserts"
 MEMBER_DELETIONS_GROUP = "api-member-deletions"
+SENDING_REQUESTS_GROUP = "api-sending-requests"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,14 @@ FLOWS: tuple[Flow, ...] = (
     ),
     Flow(MemberUpserted, "member id", (MEMBER_SERVICE,), (Consumer("api", MEMBER_UPSERTS_GROUP),)),
     Flow(MemberDeleted, "member id", (MEMBER_SERVICE,), (Consumer("api", MEMBER_DELETIONS_GROUP),)),
+    Flow(
+        SendingRequested,
+        "request id",
+        (PLATFORM_SERVICES,),
+        (Consumer("api", SENDING_REQUESTS_GROUP, batch=True),),
+    ),
     # For the platform's other services (and webhooks): no consumer of this system's own.
+    Flow(SendingRejected, "request id", ("api",)),
     Flow(SendingStatusChanged, "sending id", ("scheduler",)),
 )
 

@@ -1,4 +1,4 @@
--- `sending.status` (events spec §2), by the outbox rule (docs/decisions/events-out.md): every status change of a
+-- `sending.status` (events spec §2), by the outbox rule (docs/decisions/events.md): every status change of a
 -- sending is written, by this trigger and in the very transaction that makes the change, into an outbox; the
 -- scheduler's relay publishes what is in it and deletes it once the broker confirmed. A crash anywhere in between
 -- loses nothing: the row stays until it was published (at least once, always with the same event id).
