@@ -63,6 +63,7 @@ bench: install
 	$(PY) -m tests.bench.prepare_sending
 	$(PY) -m tests.bench.transmit_twilio
 	$(PY) -m tests.bench.create_sending
+	$(PY) -m tests.bench.sending_requests
 	$(PY) -m tests.bench.end_to_end
 
 asyncapi: install

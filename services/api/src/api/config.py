@@ -19,6 +19,9 @@ class ApiSettings(ServiceSettings):
     consume_sending_requests: bool = Field(
         default=True, description="create the sendings asked for by sending.requested"
     )
+    sending_request_concurrency: int = Field(
+        default=4, ge=1, description="requests of a sending.requested batch handled at once (each a connection)"
+    )
     sending_request_services: dict[str, list[str]] = Field(
         default_factory=dict,
         description="producing service → the services it may request sendings in (JSON); one not listed: every one",

@@ -1,6 +1,7 @@
 """Kafka handlers of the api: translate a platform service's event into a service call (the members read model,
 sendings requested through Kafka)."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from api.config import ApiSettings
@@ -28,15 +29,17 @@ def on_member_deleted(runtime: Runtime) -> Callable[[MemberDeleted], Awaitable[N
 
 
 def on_sending_requests(runtime: Runtime, settings: ApiSettings) -> Callable[[list[SendingRequested]], Awaitable[None]]:
+    slots = asyncio.Semaphore(settings.sending_request_concurrency)
+
+    async def one(event: SendingRequested) -> SendingRejected | None:
+        async with slots, runtime.pool.acquire() as conn:
+            return await request_sending(conn, event, settings.sending_request_services)
+
     async def handle(events: list[SendingRequested]) -> None:
-        """A batch of requests: each its own transaction; the refusals published together, once all are done (a
-        crash before that redelivers the batch: created ones are skipped, refused ones refused again, same ids)."""
-        rejected: list[SendingRejected] = []
-        async with runtime.pool.acquire() as conn:
-            for event in events:
-                refusal = await request_sending(conn, event, settings.sending_request_services)
-                if refusal is not None:
-                    rejected.append(refusal)
-        await publish_events(runtime.broker, rejected)
+        """A batch of requests, several at a time, each in its own transaction (two deliveries of one request meet
+        at the unique index); the refusals published together once all are done. A crash before that redelivers
+        the batch: created ones are skipped, refused ones refused again, under the same ids."""
+        refusals = await asyncio.gather(*(one(event) for event in events))
+        await publish_events(runtime.broker, [r for r in refusals if r is not None])
 
     return handle
